@@ -1,0 +1,51 @@
+# The course's entry points. `make lab` and `make test` create the virtual
+# environment (.venv) themselves when it is missing or out of date.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# One BLAS / torch thread per process: on a shared two-core machine, threads
+# fighting each other made runs 10-100x slower.
+THREADS := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+UNITS  := $(notdir $(wildcard solutions/[0-9]*))
+A      ?= $(firstword $(UNITS))
+NB     ?=
+LAB_ARGS ?=
+PYTEST_ARGS ?=
+# nbgrader runs helper programs (alembic) from PATH: put the environment's first.
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: setup lab test release validate check grade feedback export bench clean-grading
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[course,test]'
+	touch $(STAMP)
+
+setup: $(STAMP)          ## create .venv with everything the course and its tests need
+
+lab: setup               ## open the course in JupyterLab
+	$(BIN)/jupyter lab --notebook-dir=. $(LAB_ARGS)
+
+test: setup              ## the whole test suite
+	$(THREADS) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+release: setup           ## regenerate the student versions exercises/ from solutions/
+	for a in $(UNITS); do $(BIN)/nbgrader generate_assignment $$a --force || exit 1; done
+
+validate: setup          ## run a notebook's visible tests: make validate NB=exercises/01_backprop/backprop.ipynb
+	$(THREADS) $(BIN)/python -m nnlib.grading.cli validate $(NB)
+
+check: setup             ## grade your notebook with the hidden tests: make check NB=exercises/01_backprop/backprop.ipynb
+	$(THREADS) $(BIN)/python -m nnlib.grading.cli check $(NB)
+
+grade: setup             ## instructor: autograde every submission of unit A and write feedback
+	$(THREADS) $(BIN)/nbgrader autograde $(A)
+	$(BIN)/nbgrader generate_feedback $(A)
+
+export: setup            ## instructor: write grades.csv
+	$(BIN)/nbgrader export
+
+clean-grading:           ## instructor: remove autograded/ and feedback/ (not submissions, not the gradebook)
+	rm -rf autograded feedback

@@ -1,0 +1,128 @@
+"""Command line for students and self-study learners.
+
+    python -m nnlib.grading.cli validate NOTEBOOK   run the visible tests; exit 1 if any fails
+    python -m nnlib.grading.cli check NOTEBOOK      grade with the hidden tests, as an instructor would
+
+``check`` grades a copy of the notebook in a scratch nbgrader course built
+from ``solutions/``, and prints each test's score and failure message. It
+never prints test or solution source, and never writes to the notebook given.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+STUDENT = "self-check"
+
+
+def _unit_and_name(notebook: Path) -> tuple[str, str]:
+    """('01_backprop', 'backprop') for .../01_backprop/backprop.ipynb, checked against solutions/."""
+    unit, name = notebook.parent.name, notebook.stem
+    if not (REPO / "solutions" / unit / f"{name}.ipynb").is_file():
+        units = sorted(p.parent.name + "/" + p.name for p in (REPO / "solutions").glob("*/*.ipynb"))
+        raise SystemExit(f"{notebook}: not an assignment notebook. Expected <unit>/<name>.ipynb matching one of "
+                         f"{units} (the file's folder must keep the unit's name)")
+    return unit, name
+
+
+def _error_text(cell: dict) -> str:
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "error":
+            if out.get("ename") == "NotImplementedError":
+                return "not answered yet: the answer cell still raises NotImplementedError"
+            return ANSI.sub("", f"{out.get('ename')}: {out.get('evalue')}").strip()
+    return ""
+
+
+def validate(notebook: Path) -> int:
+    """Execute the notebook (a copy, in memory) and report each test cell; 1 if any fails."""
+    from nbgrader.preprocessors import CheckCellMetadata, ClearOutput, Execute
+    from nbgrader.validator import Validator
+    from traitlets import List
+
+    from .preprocessors import StderrIsNotFailure
+
+    class CourseValidator(Validator):
+        preprocessors = List([CheckCellMetadata, ClearOutput, Execute, StderrIsNotFailure])
+
+    results = CourseValidator().validate(str(notebook))
+    if results.get("type_changed") or results.get("changed"):
+        print(f"{notebook}: some read-only cells were changed; restore them (nbgrader restores them at "
+              "grading time, so changes to tests do not count).")
+        return 1
+    failed = results.get("failed", [])
+    for cell in failed:
+        first = cell["source"].splitlines()[0] if cell["source"] else ""
+        message = ANSI.sub("", cell["raw_error"]).strip().splitlines()
+        print(f"FAILED  {first[:70]}\n        {message[-1] if message else ''}")
+    print(f"{notebook}: {'all visible tests passed' if not failed else f'{len(failed)} test cell(s) failed'}")
+    return 1 if failed else 0
+
+
+def check(notebook: Path, timeout: int | None = None) -> int:
+    """Autograde a copy with the hidden tests; print per-test scores and messages; 1 unless full marks."""
+    unit, name = _unit_and_name(notebook)
+    nbgrader = [sys.executable, "-m", "nbgrader"]
+    # nbgrader runs `alembic` from PATH to set up its gradebook: use this environment's.
+    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
+    with tempfile.TemporaryDirectory(prefix="nn-course-check-") as tmp:
+        course = Path(tmp)
+        shutil.copy(REPO / "nbgrader_config.py", course)
+        shutil.copytree(REPO / "solutions" / unit, course / "solutions" / unit)
+        submitted = course / "submitted" / STUDENT / unit
+        submitted.mkdir(parents=True)
+        shutil.copy(notebook, submitted / f"{name}.ipynb")
+        extra = [f"--Execute.timeout={timeout}"] if timeout else []
+        for step in (["generate_assignment", unit, "--force"], ["autograde", unit, "--force", *extra]):
+            proc = subprocess.run(nbgrader + step, cwd=course, env=env, capture_output=True, text=True)
+            if proc.returncode:
+                print(proc.stdout[-3000:], proc.stderr[-3000:], sep="\n")
+                raise SystemExit(f"nbgrader {step[0]} failed (exit {proc.returncode})")
+        graded = json.loads((course / "autograded" / STUDENT / unit / f"{name}.ipynb").read_text())
+        scores = _scores(course, unit, name)
+    total = sum(s for s, _ in scores.values())
+    top = sum(m for _, m in scores.values())
+    print(f"{unit}/{name}: graded with the hidden tests\n")
+    for cell in graded["cells"]:
+        gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if gid in scores and cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
+            score, most = scores[gid]
+            line = f"  {gid:<32} {score:g} / {most:g}"
+            err = _error_text(cell)
+            print(line + (f"\n      {err}" if err else ""))
+    print(f"\n  total {total:g} / {top:g}")
+    return 0 if total == top else 1
+
+
+def _scores(course: Path, unit: str, name: str) -> dict[str, tuple[float, float]]:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        nb = gb.find_submission_notebook(name, unit, STUDENT)
+        return {g.name: (g.score, g.max_score) for g in nb.grades}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m nnlib.grading.cli", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for cmd in ("validate", "check"):
+        p = sub.add_parser(cmd)
+        p.add_argument("notebook", type=Path)
+    args = parser.parse_args(argv)
+    if not args.notebook.is_file():
+        parser.error(f"{args.notebook}: no such notebook")
+    return validate(args.notebook) if args.command == "validate" else check(args.notebook)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
