@@ -113,12 +113,20 @@ def mnist1d(num_samples: int = 5000, seed: int = 42) -> Split:
     Shape:
         -> x_* (N, 40), y_* (N,) in {0, ..., 9}.
     """
+    import random
+
     from mnist1d.data import get_dataset_args, make_dataset  # lazy; never get_dataset (downloads)
 
     args = get_dataset_args()
     args.num_samples = int(num_samples)
     args.seed = int(seed)
-    d = make_dataset(args)
+    # make_dataset reseeds numpy's and Python's global generators: give the caller's back
+    np_state, py_state = np.random.get_state(), random.getstate()
+    try:
+        d = make_dataset(args)
+    finally:
+        np.random.set_state(np_state)
+        random.setstate(py_state)
     return Split(d["x"].astype(np.float64), d["y"].astype(np.int64),
                  d["x_test"].astype(np.float64), d["y_test"].astype(np.int64))
 

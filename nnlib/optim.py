@@ -72,6 +72,8 @@ class SGD(Optimizer):
             raise ValueError(f"SGD: invalid learning rate {lr}; expected lr >= 0")
         if momentum < 0:
             raise ValueError(f"SGD: invalid momentum {momentum}; expected momentum >= 0")
+        if weight_decay < 0:
+            raise ValueError(f"SGD: invalid weight_decay {weight_decay}; expected weight_decay >= 0")
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("SGD: Nesterov momentum requires momentum > 0 and dampening = 0")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,

@@ -1,0 +1,132 @@
+"""Build nbgrader submissions and grade them in a scratch course: shared by the grading tests.
+
+A submission starts from the committed student release (exercises/) and
+fills its answer cells with the reference answers from solutions/, except
+where a catalogue entry patches one answer with a known mistake.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def nbgrader_env(**extra) -> dict:
+    """The environment for nbgrader subprocesses: this venv first on PATH (nbgrader runs alembic)."""
+    return {**os.environ, "PATH": os.pathsep.join([str(BIN), os.environ.get("PATH", "")]), **extra}
+
+
+def run_nbgrader(args: list[str], cwd: Path, timeout: int = 1200) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=cwd, env=nbgrader_env(),
+                          capture_output=True, text=True, timeout=timeout)
+    if proc.returncode:
+        raise AssertionError(f"nbgrader {' '.join(args)} exited {proc.returncode}:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def grade_id(cell) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def is_test_cell(cell) -> bool:
+    return bool(cell.get("metadata", {}).get("nbgrader", {}).get("grade"))
+
+
+def reference_answers(unit: str, name: str) -> dict[str, str]:
+    """Answer-cell sources of the reference solution, without nbgrader's solution markers."""
+    nb = nbformat.read(REPO / "solutions" / unit / f"{name}.ipynb", as_version=4)
+    answers = {}
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            lines = [ln for ln in cell.source.splitlines()
+                     if ln.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")]
+            answers[grade_id(cell)] = "\n".join(lines)
+    return answers
+
+
+@dataclass
+class Submission:
+    """One simulated student: answers patched from the reference, and notebook-level edits."""
+
+    student: str
+    patches: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # cell -> [(old, new)]
+    blank: bool = False                  # the untouched release
+    delete_cells: tuple[str, ...] = ()   # grade_ids removed from the notebook
+
+    def notebook(self, unit: str, name: str) -> nbformat.NotebookNode:
+        nb = nbformat.read(REPO / "exercises" / unit / f"{name}.ipynb", as_version=4)
+        if not self.blank:
+            answers = reference_answers(unit, name)
+            for cell in nb.cells:
+                gid = grade_id(cell)
+                if gid in answers:
+                    source = answers[gid]
+                    for old, new in self.patches.get(gid, []):
+                        if old not in source:
+                            raise ValueError(f"{self.student}: patch target {old!r} not in answer cell {gid}")
+                        source = source.replace(old, new)
+                    cell.source = source
+        unknown = set(self.patches) - {grade_id(c) for c in nb.cells}
+        if unknown:
+            raise ValueError(f"{self.student}: no answer cells named {sorted(unknown)}")
+        nb.cells = [c for c in nb.cells if grade_id(c) not in self.delete_cells]
+        return nb
+
+
+def make_course(root: Path, unit: str) -> Path:
+    """A scratch nbgrader course with the unit's source and a fresh gradebook."""
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "nbgrader_config.py", root)
+    shutil.copytree(REPO / "solutions" / unit, root / "solutions" / unit)
+    run_nbgrader(["generate_assignment", unit, "--force"], cwd=root)
+    return root
+
+
+def submit(course: Path, unit: str, name: str, submissions: list[Submission]) -> None:
+    for sub in submissions:
+        folder = course / "submitted" / sub.student / unit
+        folder.mkdir(parents=True, exist_ok=True)
+        nbformat.write(sub.notebook(unit, name), folder / f"{name}.ipynb")
+
+
+def autograde_async(course: Path, unit: str, cell_timeout: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "nbgrader", "autograde", unit, f"--Execute.timeout={cell_timeout}"],
+        cwd=course, env=nbgrader_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+@dataclass
+class CellResult:
+    score: float
+    max_score: float
+    message: str  # the error the student sees in that test cell ("" when it passed)
+
+
+def results(course: Path, unit: str, name: str) -> dict[str, dict[str, CellResult]]:
+    """student -> test cell grade_id -> score, max score and the failure message."""
+    from nbgrader.api import Gradebook
+
+    out: dict[str, dict[str, CellResult]] = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for sub_dir in sorted((course / "autograded").iterdir()):
+            student = sub_dir.name
+            graded = json.loads((sub_dir / unit / f"{name}.ipynb").read_text())
+            messages = {}
+            for cell in graded["cells"]:
+                if is_test_cell(cell):
+                    errs = [f"{o.get('ename')}: {o.get('evalue')}" for o in cell.get("outputs", [])
+                            if o.get("output_type") == "error"]
+                    messages[grade_id(cell)] = "\n".join(errs)
+            nb = gb.find_submission_notebook(name, unit, student)
+            out[student] = {g.name: CellResult(g.score, g.max_score, messages.get(g.name, ""))
+                            for g in nb.grades}
+    return out

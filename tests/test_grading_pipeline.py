@@ -1,0 +1,162 @@
+"""The nbgrader pipeline end to end: release, autograde, feedback, and the students' commands.
+
+Submissions are graded by real `nbgrader autograde` runs in scratch courses
+(two at once, one per core). The reference answers must score full marks, the
+untouched release zero, every catalogued wrong answer must lose its points
+with a message naming the mistake, and broken submissions must not stop the batch.
+"""
+from __future__ import annotations
+
+import filecmp
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+import catalogue_01_backprop as cat
+from harness import (REPO, Submission, autograde_async, make_course, results, run_nbgrader, submit)
+
+pytestmark = pytest.mark.pipeline
+
+UNIT, NAME = cat.UNIT, cat.NOTEBOOK
+CELL_TIMEOUT = 30  # seconds; the slowest reference cell takes about 3 s here
+
+BROKEN = [
+    Submission("infinite_loop", patches={"linear_forward": [("return x @ W.T + b", "while True:\n        pass")]}),
+    Submission("raises", patches={"sigmoid": [("e = np.exp(-np.abs(p))", "raise ValueError('not today')")]}),
+    Submission("deleted_test_cell", delete_cells=("test_relu", "test_tanh")),
+]
+
+
+def all_submissions() -> list[Submission]:
+    subs = [Submission("reference"), Submission("blank", blank=True), *BROKEN]
+    subs += [Submission(f"wrong_{x.name}", patches={x.cell: list(x.patches)}) for x in cat.WRONG]
+    return subs
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """Autograde every submission; return (results, course directory holding 'reference')."""
+    subs = all_submissions()
+    halves = [subs[0::2], subs[1::2]]
+    courses = [make_course(tmp_path_factory.mktemp(f"course{i}"), UNIT) for i in range(2)]
+    procs = []
+    for course, half in zip(courses, halves):
+        submit(course, UNIT, NAME, half)
+        procs.append(autograde_async(course, UNIT, CELL_TIMEOUT))
+    for proc in procs:
+        out, _ = proc.communicate(timeout=1500)
+        assert proc.returncode == 0, f"nbgrader autograde failed:\n{out[-5000:]}"
+    merged = {}
+    for course in courses:
+        merged.update(results(course, UNIT, NAME))
+    return merged, courses[0]
+
+
+def test_release_matches_a_fresh_generate_assignment(tmp_path):
+    course = make_course(tmp_path / "course", UNIT)
+    fresh = course / "exercises" / UNIT
+    committed = REPO / "exercises" / UNIT
+    names = sorted(p.name for p in committed.iterdir())
+    assert names == sorted(p.name for p in fresh.iterdir()), "exercises/ holds other files than a fresh release"
+    _, mismatch, errors = filecmp.cmpfiles(committed, fresh, names, shallow=False)
+    assert not mismatch and not errors, f"exercises/{UNIT} is out of date with solutions/ ({mismatch}): run `make release`"
+
+
+def test_every_test_cell_has_points_and_hidden_tests():
+    nb = nbformat.read(REPO / "solutions" / UNIT / f"{NAME}.ipynb", as_version=4)
+    tests = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    assert len(tests) >= 8
+    for cell in tests:
+        gid = cell.metadata["nbgrader"]["grade_id"]
+        assert cell.metadata["nbgrader"]["points"] > 0, gid
+        assert "### BEGIN HIDDEN TESTS" in cell.source, f"{gid} has no hidden tests"
+
+
+def test_reference_solution_scores_full_marks(graded):
+    res, _ = graded
+    lost = {cell: (r.score, r.max_score, r.message) for cell, r in res["reference"].items() if r.score != r.max_score}
+    assert not lost, f"the reference solution lost points: {lost}"
+
+
+def test_untouched_release_scores_zero(graded):
+    res, _ = graded
+    scored = {cell: r.score for cell, r in res["blank"].items() if r.score}
+    assert not scored, f"the untouched student version scored points: {scored}"
+
+
+@pytest.mark.parametrize("wrong", cat.WRONG, ids=lambda x: x.name)
+def test_wrong_answer_loses_its_points_with_a_message_naming_it(graded, wrong):
+    res, _ = graded
+    r = res[f"wrong_{wrong.name}"][wrong.fails]
+    assert r.score == 0 < r.max_score, f"{wrong.name} kept {r.score}/{r.max_score} points in {wrong.fails}"
+    if wrong.says:
+        assert wrong.says in r.message, f"{wrong.name}: message does not name the mistake: {r.message!r}"
+
+
+def test_at_least_three_wrong_answers_per_graded_answer_cell():
+    answers = {c.metadata["nbgrader"]["grade_id"]
+               for c in nbformat.read(REPO / "solutions" / UNIT / f"{NAME}.ipynb", as_version=4).cells
+               if c.metadata.get("nbgrader", {}).get("solution")}
+    counts = {a: sum(x.cell == a for x in cat.WRONG) for a in answers}
+    assert all(n >= 3 for n in counts.values()), counts
+
+
+def test_infinite_loop_times_out_and_only_that_answer_loses(graded):
+    res, _ = graded
+    r = res["infinite_loop"]
+    assert r["test_linear_forward"].score == 0
+    assert r["test_sigmoid"].score == r["test_sigmoid"].max_score      # grading went on after the timeout
+    assert r["test_numerical_gradient"].score == r["test_numerical_gradient"].max_score
+
+
+def test_raising_answer_loses_only_its_points(graded):
+    res, _ = graded
+    r = res["raises"]
+    assert r["test_sigmoid"].score == 0 and "not today" in r["test_sigmoid"].message
+    assert r["test_relu"].score == r["test_relu"].max_score
+
+
+def test_deleted_test_cells_are_restored_and_graded(graded):
+    res, _ = graded
+    r = res["deleted_test_cell"]
+    assert r["test_relu"].max_score == 2 and r["test_relu"].score == 2
+    assert r["test_tanh"].score == r["test_tanh"].max_score
+
+
+def test_feedback_html_is_generated(graded):
+    _, course = graded
+    run_nbgrader(["generate_feedback", UNIT, "--student", "reference"], cwd=course)
+    html = (course / "feedback" / "reference" / UNIT / f"{NAME}.html").read_text()
+    assert "Score: 21.0 / 21.0" in html or "21.0 / 21.0" in html
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "nnlib.grading.cli", *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_validate_exits_nonzero_on_the_untouched_release_and_zero_on_the_reference(tmp_path):
+    blank = _cli("validate", str(REPO / "exercises" / UNIT / f"{NAME}.ipynb"))
+    assert blank.returncode == 1, blank.stdout + blank.stderr
+    assert "test cell(s) failed" in blank.stdout
+    sub = tmp_path / UNIT / f"{NAME}.ipynb"
+    sub.parent.mkdir()
+    nbformat.write(Submission("reference").notebook(UNIT, NAME), sub)
+    ok = _cli("validate", str(sub))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+
+
+def test_self_check_shows_scores_and_messages_but_no_hidden_tests(tmp_path):
+    sub = tmp_path / UNIT / f"{NAME}.ipynb"
+    sub.parent.mkdir()
+    nbformat.write(Submission("tanh", patches={"tanh": [("(1.0 - q ** 2)", "(1.0 - q)")]}).notebook(UNIT, NAME), sub)
+    before = sub.read_bytes()
+    proc = _cli("check", str(sub))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "test_tanh" in proc.stdout and "0 / 1" in proc.stdout and "square is missing" in proc.stdout
+    assert "total 20 / 21" in proc.stdout
+    assert "BEGIN HIDDEN TESTS" not in proc.stdout and "_rng" not in proc.stdout
+    assert "np.ndindex" not in proc.stdout, "the check printed solution code"
+    assert sub.read_bytes() == before, "check modified the student's notebook"
