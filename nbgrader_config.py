@@ -16,9 +16,16 @@ c.CourseDirectory.release_directory = "exercises"
 # (checkpoints, caches) is copied to students.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", ".*"]
 
-# The exchange that release_assignment / fetch / submit / collect go through.
-# A directory every user of the machine (or of the JupyterHub) can write to.
-c.Exchange.root = os.environ.get("NBGRADER_EXCHANGE", "/srv/nbgrader/exchange")
+# The exchange that release_assignment / fetch / submit / collect go through:
+# for a class, a directory every user of the machine (or of the JupyterHub)
+# can write to, named by NBGRADER_EXCHANGE (e.g. /srv/nbgrader/exchange).
+# Without it, a private exchange inside this checkout, so that the
+# Assignments tab works for a single user.
+if os.environ.get("NBGRADER_EXCHANGE"):
+    c.Exchange.root = os.environ["NBGRADER_EXCHANGE"]
+else:
+    c.Exchange.root = os.path.join(c.CourseDirectory.root, ".exchange")
+    os.makedirs(c.Exchange.root, exist_ok=True)  # nbgrader checks it but never creates it
 
 # Solution regions in the student version.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}

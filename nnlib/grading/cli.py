@@ -2,6 +2,7 @@
 
     python -m nnlib.grading.cli validate NOTEBOOK   run the visible tests; exit 1 if any fails
     python -m nnlib.grading.cli check NOTEBOOK      grade with the hidden tests, as an instructor would
+    python -m nnlib.grading.cli guard-release       exit 1 if answers were written into exercises/
 
 ``check`` grades a copy of the notebook in a scratch nbgrader course built
 from ``solutions/``, and prints each test's score and failure message. It
@@ -111,6 +112,29 @@ def _scores(course: Path, unit: str, name: str) -> dict[str, tuple[float, float]
         return {g.name: (g.score, g.max_score) for g in nb.grades}
 
 
+def guard_release() -> int:
+    """Refuse (exit 1) when an answer cell in exercises/ differs from the committed release.
+
+    `make release` regenerates exercises/ and would overwrite a learner's work there.
+    """
+    touched = []
+    for path in sorted((REPO / "exercises").glob("*/*.ipynb")):
+        rel = path.relative_to(REPO).as_posix()
+        head = subprocess.run(["git", "show", f"HEAD:{rel}"], cwd=REPO, capture_output=True, text=True)
+        if head.returncode:
+            continue  # not committed yet: nothing to compare with
+        def answers(nb):
+            return {c["metadata"]["nbgrader"]["grade_id"]: "".join(c["source"]) for c in nb["cells"]
+                    if c.get("metadata", {}).get("nbgrader", {}).get("solution")}
+        if answers(json.loads(path.read_text())) != answers(json.loads(head.stdout)):
+            touched.append(rel)
+    if touched:
+        print("Not regenerating exercises/: these notebooks hold answers (someone's work) that would be lost:\n  "
+              + "\n  ".join(touched) + "\nMove or commit them elsewhere first, or restore them with `git checkout`.")
+        return 1
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nnlib.grading.cli", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -118,7 +142,10 @@ def main(argv=None) -> int:
     for cmd in ("validate", "check"):
         p = sub.add_parser(cmd)
         p.add_argument("notebook", type=Path)
+    sub.add_parser("guard-release")
     args = parser.parse_args(argv)
+    if args.command == "guard-release":
+        return guard_release()
     if not args.notebook.is_file():
         parser.error(f"{args.notebook}: no such notebook")
     return validate(args.notebook) if args.command == "validate" else check(args.notebook)
