@@ -112,15 +112,15 @@ def _scores(course: Path, unit: str, name: str) -> dict[str, tuple[float, float]
         return {g.name: (g.score, g.max_score) for g in nb.grades}
 
 
-def guard_release() -> int:
+def guard_release(course: Path) -> int:
     """Refuse (exit 1) when an answer cell in exercises/ differs from the committed release.
 
     `make release` regenerates exercises/ and would overwrite a learner's work there.
     """
     touched = []
-    for path in sorted((REPO / "exercises").glob("*/*.ipynb")):
-        rel = path.relative_to(REPO).as_posix()
-        head = subprocess.run(["git", "show", f"HEAD:{rel}"], cwd=REPO, capture_output=True, text=True)
+    for path in sorted((course / "exercises").glob("*/*.ipynb")):
+        rel = path.relative_to(course).as_posix()
+        head = subprocess.run(["git", "show", f"HEAD:./{rel}"], cwd=course, capture_output=True, text=True)
         if head.returncode:
             continue  # not committed yet: nothing to compare with
         def answers(nb):
@@ -142,11 +142,11 @@ def main(argv=None) -> int:
     for cmd in ("validate", "check"):
         p = sub.add_parser(cmd)
         p.add_argument("notebook", type=Path)
-    sub.add_parser("guard-release")
+    sub.add_parser("guard-release").add_argument("course", type=Path, nargs="?", default=Path.cwd())
     args = parser.parse_args(argv)
     if args.command == "guard-release":
-        return guard_release()
-    if not args.notebook.is_file():
+        return guard_release(args.course)
+    if args.command in ("validate", "check") and not args.notebook.is_file():
         parser.error(f"{args.notebook}: no such notebook")
     return validate(args.notebook) if args.command == "validate" else check(args.notebook)
 

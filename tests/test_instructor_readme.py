@@ -1,0 +1,70 @@
+"""The README's instructor commands, run as written, in a copy of the course.
+
+Between release and collect a student fetches the assignment through the
+exchange, answers it and submits; at the end the student fetches the feedback.
+The only change to the README's commands is the exchange directory, a temporary one.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import re
+import shutil
+import subprocess
+
+import nbformat
+import pytest
+
+from harness import REPO, Submission
+
+pytestmark = pytest.mark.pipeline
+
+UNIT, NAME = "01_backprop", "backprop"
+
+
+def _instructor_block() -> tuple[str, str]:
+    text = (REPO / "README.md").read_text()
+    block = re.search(r"<!-- instructor-commands -->\s*```bash\n(.*?)```", text, re.S).group(1)
+    before, after = block.split("# ... students", 1)
+    return before, after.split("\n", 1)[1]
+
+
+def _bash(script: str, cwd, env) -> str:
+    proc = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, f"commands failed:\n{script}\n--- stdout\n{proc.stdout[-3000:]}\n--- stderr\n{proc.stderr[-3000:]}"
+    return proc.stdout
+
+
+def test_readme_instructor_round_trip_grades_a_submission_and_returns_feedback(tmp_path):
+    course, student, exchange = tmp_path / "course", tmp_path / "student", tmp_path / "exchange"
+    course.mkdir()
+    student.mkdir()
+    for name in ("Makefile", "nbgrader_config.py"):
+        shutil.copy(REPO / name, course)
+    shutil.copy2(REPO / "pyproject.toml", course)  # keeps its time: make sees the environment as up to date
+    for name in ("solutions", "exercises"):
+        shutil.copytree(REPO / name, course / name)
+    (course / ".venv").symlink_to(REPO / ".venv")
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "NBGRADER_EXCHANGE")}
+
+    first, second = _instructor_block()
+    first = first.replace("/srv/nbgrader/exchange", str(exchange))
+    assert "release_assignment" in first and "collect" in second and "export" in second
+    _bash(first, course, env)
+
+    flags = f"--course=nn-course --Exchange.root={exchange}"
+    nbg = f"{REPO / '.venv' / 'bin' / 'python'} -m nbgrader"
+    _bash(f"{nbg} fetch_assignment {UNIT} {flags}", student, env)
+    fetched = student / UNIT / f"{NAME}.ipynb"
+    assert fetched.is_file()
+    nbformat.write(Submission("student").notebook(UNIT, NAME), fetched)
+    _bash(f"{nbg} submit {UNIT} {flags}", student, env)
+
+    _bash("source .venv/bin/activate\n" + f"export NBGRADER_EXCHANGE={exchange}\n" + second, course, env)
+
+    _bash(f"{nbg} fetch_feedback {UNIT} {flags}", student, env)
+    feedback = list((student / UNIT / "feedback").glob(f"*/{NAME}.html"))
+    assert len(feedback) == 1 and "21.0 / 21.0" in feedback[0].read_text()
+    rows = list(csv.DictReader((course / "grades.csv").open()))
+    assert [(r["assignment"], float(r["score"]), float(r["max_score"])) for r in rows] == [(UNIT, 21.0, 21.0)]
