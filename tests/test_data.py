@@ -6,7 +6,6 @@ import urllib.request
 import numpy as np
 import pytest
 
-import nnlib
 from nnlib import data
 
 pytestmark = pytest.mark.unit01
@@ -216,11 +215,3 @@ def test_minibatches_batch_size_below_one_raises():
     with pytest.raises(ValueError, match="batch_size"):
         list(data.minibatches(np.zeros((6, 2)), np.zeros(6), batch_size=0))
 
-
-def test_import_nnlib_does_not_import_torch():
-    import subprocess
-    import sys
-
-    code = "import sys, nnlib; print('torch' in sys.modules, 'sklearn' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["False", "False"], "import nnlib must not import torch or sklearn"

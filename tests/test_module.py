@@ -77,9 +77,9 @@ def torch_out(model, x):
 # -- Parameter ------------------------------------------------------------
 
 def test_parameter_stores_float64_copy_and_zero_grad_of_same_shape():
-    source = np.arange(6, dtype=np.int32).reshape(2, 3)
+    assert nnlib.Parameter(np.arange(3, dtype=np.int32)).data.dtype == np.float64
+    source = np.arange(6, dtype=np.float64).reshape(2, 3)
     p = nnlib.Parameter(source)
-    assert p.data.dtype == np.float64
     assert p.shape == (2, 3)
     assert p.grad.shape == (2, 3) and not p.grad.any()
     source[0, 0] = 100
