@@ -57,6 +57,9 @@ def check_module_backward(module: Module, x, rng=None, h: float = 1e-6) -> dict[
     Returns ``{"input": err, "<param name>": err, ...}``; values below ~1e-7
     mean the backward is right (float64, smooth functions).
 
+    ``rng`` draws the upstream gradient G: do not draw ``x`` from the same
+    seed, or G may equal x and hide a transposed weight gradient (x^T x is symmetric).
+
     Shape:
         x: any shape ``module.forward`` accepts.
     """
