@@ -7,8 +7,6 @@ where a catalogue entry patches one answer with a known mistake.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -16,21 +14,16 @@ from pathlib import Path
 
 import nbformat
 
+from nnlib.grading import cli
+
 REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-
-
-def nbgrader_env(**extra) -> dict:
-    """The environment for nbgrader subprocesses: this venv first on PATH (nbgrader runs alembic)."""
-    return {**os.environ, "PATH": os.pathsep.join([str(BIN), os.environ.get("PATH", "")]), **extra}
 
 
 def run_nbgrader(args: list[str], cwd: Path, timeout: int = 1200) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=cwd, env=nbgrader_env(),
-                          capture_output=True, text=True, timeout=timeout)
-    if proc.returncode:
-        raise AssertionError(f"nbgrader {' '.join(args)} exited {proc.returncode}:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
-    return proc
+    try:
+        return cli.run_nbgrader(args, cwd, timeout)
+    except RuntimeError as err:
+        raise AssertionError(str(err)) from None
 
 
 def grade_id(cell) -> str | None:
@@ -83,12 +76,11 @@ class Submission:
 
 
 def make_course(root: Path, unit: str) -> Path:
-    """A scratch nbgrader course with the unit's source and a fresh gradebook."""
-    root.mkdir(parents=True, exist_ok=True)
-    shutil.copy(REPO / "nbgrader_config.py", root)
-    shutil.copytree(REPO / "solutions" / unit, root / "solutions" / unit)
-    run_nbgrader(["generate_assignment", unit, "--force"], cwd=root)
-    return root
+    """A scratch nbgrader course with the unit's source and a fresh gradebook (as `make check` builds)."""
+    try:
+        return cli.scratch_course(root, unit)
+    except RuntimeError as err:
+        raise AssertionError(str(err)) from None
 
 
 def submit(course: Path, unit: str, name: str, submissions: list[Submission]) -> None:
@@ -101,7 +93,7 @@ def submit(course: Path, unit: str, name: str, submissions: list[Submission]) ->
 def autograde_async(course: Path, unit: str, cell_timeout: int) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "nbgrader", "autograde", unit, f"--Execute.timeout={cell_timeout}"],
-        cwd=course, env=nbgrader_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        cwd=course, env=cli.nbgrader_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 @dataclass

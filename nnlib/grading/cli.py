@@ -69,25 +69,39 @@ def validate(notebook: Path) -> int:
     return 1 if failed else 0
 
 
-def check(notebook: Path, timeout: int | None = None) -> int:
+def nbgrader_env() -> dict:
+    """The environment for nbgrader subprocesses: this Python's bin first on PATH (nbgrader runs `alembic`)."""
+    return {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
+
+
+def run_nbgrader(args: list[str], cwd: Path, timeout: float | None = None) -> subprocess.CompletedProcess:
+    """Run ``nbgrader ARGS`` in ``cwd``; RuntimeError with the end of its output when it fails."""
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=cwd, env=nbgrader_env(),
+                          capture_output=True, text=True, timeout=timeout)
+    if proc.returncode:
+        raise RuntimeError(f"nbgrader {' '.join(args)} exited {proc.returncode}:\n"
+                           f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def scratch_course(root: Path, unit: str) -> Path:
+    """A course in ``root`` with the unit's source from solutions/ and a fresh gradebook recording its tests."""
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "nbgrader_config.py", root)
+    shutil.copytree(REPO / "solutions" / unit, root / "solutions" / unit)
+    run_nbgrader(["generate_assignment", unit, "--force"], cwd=root)
+    return root
+
+
+def check(notebook: Path) -> int:
     """Autograde a copy with the hidden tests; print per-test scores and messages; 1 unless full marks."""
     unit, name = _unit_and_name(notebook)
-    nbgrader = [sys.executable, "-m", "nbgrader"]
-    # nbgrader runs `alembic` from PATH to set up its gradebook: use this environment's.
-    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
     with tempfile.TemporaryDirectory(prefix="nn-course-check-") as tmp:
-        course = Path(tmp)
-        shutil.copy(REPO / "nbgrader_config.py", course)
-        shutil.copytree(REPO / "solutions" / unit, course / "solutions" / unit)
+        course = scratch_course(Path(tmp), unit)
         submitted = course / "submitted" / STUDENT / unit
         submitted.mkdir(parents=True)
         shutil.copy(notebook, submitted / f"{name}.ipynb")
-        extra = [f"--Execute.timeout={timeout}"] if timeout else []
-        for step in (["generate_assignment", unit, "--force"], ["autograde", unit, "--force", *extra]):
-            proc = subprocess.run(nbgrader + step, cwd=course, env=env, capture_output=True, text=True)
-            if proc.returncode:
-                print(proc.stdout[-3000:], proc.stderr[-3000:], sep="\n")
-                raise SystemExit(f"nbgrader {step[0]} failed (exit {proc.returncode})")
+        run_nbgrader(["autograde", unit, "--force"], cwd=course)
         graded = json.loads((course / "autograded" / STUDENT / unit / f"{name}.ipynb").read_text())
         scores = _scores(course, unit, name)
     total = sum(s for s, _ in scores.values())
@@ -148,7 +162,13 @@ def main(argv=None) -> int:
         return guard_release(args.course)
     if args.command in ("validate", "check") and not args.notebook.is_file():
         parser.error(f"{args.notebook}: no such notebook")
-    return validate(args.notebook) if args.command == "validate" else check(args.notebook)
+    if args.command == "validate":
+        return validate(args.notebook)
+    try:
+        return check(args.notebook)
+    except RuntimeError as err:
+        print(err, file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
