@@ -23,6 +23,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[course,test]'
+	cd / && $(abspath $(BIN))/python -c 'import nnlib'  # notebooks' kernels import it from their own folder
 	touch $(STAMP)
 
 setup: $(STAMP)          ## create .venv with everything the course and its tests need
@@ -49,6 +50,9 @@ grade: setup             ## instructor: autograde every submission of unit A and
 
 export: setup            ## instructor: write grades.csv
 	$(BIN)/nbgrader export
+
+bench: setup             ## speed ratios against torch in the same process (benchmarks/RESULTS.md records them)
+	for f in benchmarks/bench_*.py; do echo "== $$f"; $(THREADS) $(BIN)/python $$f || exit 1; done
 
 clean-grading:           ## instructor: remove autograded/ and feedback/ (not submissions, not the gradebook)
 	rm -rf autograded feedback

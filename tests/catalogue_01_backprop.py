@@ -1,29 +1,9 @@
-"""Unit 01's catalogue of plausible wrong answers, each a patch on the reference answer.
-
-Every entry must lose the points of the test cell it names (``fails``) when
-graded; where the test cells diagnose the mistake, ``says`` is a phrase the
-student's failure message must contain. Mistakes that make the student's own
-code raise (a shape error inside numpy) have ``says=None``: the traceback is
-the message.
-"""
+"""Unit 01's catalogue of plausible wrong answers, each a patch on the reference answer (see catalogue.py)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from catalogue import w
 
 UNIT, NOTEBOOK = "01_backprop", "backprop"
-
-
-@dataclass(frozen=True)
-class Wrong:
-    name: str
-    cell: str                              # answer cell grade_id
-    patches: tuple[tuple[str, str], ...]   # (old, new) replacements in the reference answer
-    fails: str                             # test cell grade_id that must lose its points
-    says: str | None                       # phrase the failure message must contain
-
-
-def w(name, cell, old, new, fails, says, *more):
-    return Wrong(name, cell, ((old, new), *more), fails, says)
 
 
 WRONG = [

@@ -1,9 +1,10 @@
 """The nbgrader pipeline end to end: release, autograde, feedback, and the students' commands.
 
-Submissions are graded by real `nbgrader autograde` runs in scratch courses
-(two at once, one per core). The reference answers must score full marks, the
-untouched release zero, every catalogued wrong answer must lose its points
-with a message naming the mistake, and broken submissions must not stop the batch.
+Every unit with a catalogue (tests/catalogue_<unit>.py) is graded by real
+`nbgrader autograde` runs in scratch courses (two at once, one per core). The
+reference answers must score full marks, the untouched release zero, every
+catalogued wrong answer must lose its points with a message naming the mistake,
+and broken submissions must not stop the batch.
 """
 from __future__ import annotations
 
@@ -14,14 +15,17 @@ import sys
 import nbformat
 import pytest
 
-import catalogue_01_backprop as cat
+import catalogue_01_backprop as cat01
+from catalogue import catalogues
 from harness import (REPO, Submission, autograde_async, make_course, results, run_nbgrader, submit)
 
 pytestmark = pytest.mark.pipeline
 
-UNIT, NAME = cat.UNIT, cat.NOTEBOOK
-CELL_TIMEOUT = 30  # seconds; the slowest reference cell takes about 3 s here
+CATALOGUES = catalogues()
+UNIT, NAME = cat01.UNIT, cat01.NOTEBOOK
+CELL_TIMEOUT = 60  # seconds; the slowest reference cell takes about 10 s here
 
+# Unit 01 also grades submissions that break in other ways than a wrong formula.
 BROKEN = [
     Submission("infinite_loop", patches={"linear_forward": [("return x @ W.T + b", "while True:\n        pass")]}),
     Submission("raises", patches={"sigmoid": [("e = np.exp(-np.abs(p))", "raise ValueError('not today')")]}),
@@ -29,104 +33,148 @@ BROKEN = [
 ]
 
 
-def all_submissions() -> list[Submission]:
-    subs = [Submission("reference"), Submission("blank", blank=True), *BROKEN]
+def unit_mark(cat):
+    return getattr(pytest.mark, f"unit{cat.UNIT[:2]}")
+
+
+def per_unit(cats=CATALOGUES):
+    return [pytest.param(c, marks=unit_mark(c), id=f"{c.UNIT}/{c.NOTEBOOK}") for c in cats]
+
+
+def per_wrong_answer():
+    return [pytest.param(c, x, marks=unit_mark(c), id=f"{c.UNIT}/{c.NOTEBOOK}/{x.name}")
+            for c in CATALOGUES for x in c.WRONG]
+
+
+def all_submissions(cat) -> list[Submission]:
+    subs = [Submission("reference"), Submission("blank", blank=True), *(BROKEN if cat is cat01 else [])]
     subs += [Submission(f"wrong_{x.name}", patches={x.cell: list(x.patches)}) for x in cat.WRONG]
     return subs
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """Autograde every submission; return (results, course directory holding 'reference')."""
-    subs = all_submissions()
+def grade_unit(cat, tmp_path_factory):
+    """Autograde every submission of one notebook; return (results, course directory holding 'reference').
+
+    Each submission holds only the catalogue's notebook, so a unit of several
+    notebooks is graded one notebook at a time.
+    """
+    subs = all_submissions(cat)
     halves = [subs[0::2], subs[1::2]]
-    courses = [make_course(tmp_path_factory.mktemp(f"course{i}"), UNIT) for i in range(2)]
+    courses = [make_course(tmp_path_factory.mktemp(f"course_{cat.UNIT}_{cat.NOTEBOOK}_{i}"), cat.UNIT) for i in range(2)]
     procs = []
     for course, half in zip(courses, halves):
-        submit(course, UNIT, NAME, half)
-        procs.append(autograde_async(course, UNIT, CELL_TIMEOUT))
+        submit(course, cat.UNIT, cat.NOTEBOOK, half)
+        procs.append(autograde_async(course, cat.UNIT, CELL_TIMEOUT))
     for proc in procs:
-        out, _ = proc.communicate(timeout=1500)
+        out, _ = proc.communicate(timeout=2400)
         assert proc.returncode == 0, f"nbgrader autograde failed:\n{out[-5000:]}"
     merged = {}
     for course in courses:
-        merged.update(results(course, UNIT, NAME))
+        merged.update(results(course, cat.UNIT, cat.NOTEBOOK))
     return merged, courses[0]
 
 
-def test_release_matches_a_fresh_generate_assignment(tmp_path):
-    course = make_course(tmp_path / "course", UNIT)
-    fresh = course / "exercises" / UNIT
-    committed = REPO / "exercises" / UNIT
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """graded(cat) -> (results, course): each notebook is autograded once, when a test first asks for it."""
+    cache = {}
+
+    def grade(cat):
+        key = (cat.UNIT, cat.NOTEBOOK)
+        if key not in cache:
+            cache[key] = grade_unit(cat, tmp_path_factory)
+        return cache[key]
+    return grade
+
+
+def test_every_assignment_notebook_has_a_catalogue():
+    notebooks = sorted(f"{p.parent.name}/{p.stem}" for p in (REPO / "solutions").glob("*/*.ipynb"))
+    assert sorted(f"{c.UNIT}/{c.NOTEBOOK}" for c in CATALOGUES) == notebooks
+
+
+@pytest.mark.parametrize("cat", per_unit({c.UNIT: c for c in CATALOGUES}.values()))
+def test_release_matches_a_fresh_generate_assignment(tmp_path, cat):
+    course = make_course(tmp_path / "course", cat.UNIT)
+    fresh = course / "exercises" / cat.UNIT
+    committed = REPO / "exercises" / cat.UNIT
     names = sorted(p.name for p in committed.iterdir())
     assert names == sorted(p.name for p in fresh.iterdir()), "exercises/ holds other files than a fresh release"
     _, mismatch, errors = filecmp.cmpfiles(committed, fresh, names, shallow=False)
-    assert not mismatch and not errors, f"exercises/{UNIT} is out of date with solutions/ ({mismatch}): run `make release`"
+    assert not mismatch and not errors, \
+        f"exercises/{cat.UNIT} is out of date with solutions/ ({mismatch}): run `make release`"
 
 
-def test_every_test_cell_has_points_and_hidden_tests():
-    nb = nbformat.read(REPO / "solutions" / UNIT / f"{NAME}.ipynb", as_version=4)
+@pytest.mark.parametrize("cat", per_unit())
+def test_every_test_cell_has_points_and_hidden_tests(cat):
+    nb = nbformat.read(REPO / "solutions" / cat.UNIT / f"{cat.NOTEBOOK}.ipynb", as_version=4)
     tests = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
-    assert len(tests) >= 8
+    assert len(tests) >= 5
     for cell in tests:
         gid = cell.metadata["nbgrader"]["grade_id"]
         assert cell.metadata["nbgrader"]["points"] > 0, gid
         assert "### BEGIN HIDDEN TESTS" in cell.source, f"{gid} has no hidden tests"
 
 
-def test_reference_solution_scores_full_marks(graded):
-    res, _ = graded
+@pytest.mark.parametrize("cat", per_unit())
+def test_reference_solution_scores_full_marks(graded, cat):
+    res, _ = graded(cat)
     lost = {cell: (r.score, r.max_score, r.message) for cell, r in res["reference"].items() if r.score != r.max_score}
     assert not lost, f"the reference solution lost points: {lost}"
 
 
-def test_untouched_release_scores_zero(graded):
-    res, _ = graded
+@pytest.mark.parametrize("cat", per_unit())
+def test_untouched_release_scores_zero(graded, cat):
+    res, _ = graded(cat)
     scored = {cell: r.score for cell, r in res["blank"].items() if r.score}
     assert not scored, f"the untouched student version scored points: {scored}"
 
 
-@pytest.mark.parametrize("wrong", cat.WRONG, ids=lambda x: x.name)
-def test_wrong_answer_loses_its_points_with_a_message_naming_it(graded, wrong):
-    res, _ = graded
+@pytest.mark.parametrize("cat, wrong", per_wrong_answer())
+def test_wrong_answer_loses_its_points_with_a_message_naming_it(graded, cat, wrong):
+    res, _ = graded(cat)
     r = res[f"wrong_{wrong.name}"][wrong.fails]
     assert r.score == 0 < r.max_score, f"{wrong.name} kept {r.score}/{r.max_score} points in {wrong.fails}"
     if wrong.says:
         assert wrong.says in r.message, f"{wrong.name}: message does not name the mistake: {r.message!r}"
 
 
-def test_at_least_three_wrong_answers_per_graded_answer_cell():
+@pytest.mark.parametrize("cat", per_unit())
+def test_at_least_three_wrong_answers_per_graded_answer_cell(cat):
     answers = {c.metadata["nbgrader"]["grade_id"]
-               for c in nbformat.read(REPO / "solutions" / UNIT / f"{NAME}.ipynb", as_version=4).cells
+               for c in nbformat.read(REPO / "solutions" / cat.UNIT / f"{cat.NOTEBOOK}.ipynb", as_version=4).cells
                if c.metadata.get("nbgrader", {}).get("solution")}
     counts = {a: sum(x.cell == a for x in cat.WRONG) for a in answers}
     assert all(n >= 3 for n in counts.values()), counts
 
 
+@pytest.mark.unit01
 def test_infinite_loop_times_out_and_only_that_answer_loses(graded):
-    res, _ = graded
+    res, _ = graded(cat01)
     r = res["infinite_loop"]
     assert r["test_linear_forward"].score == 0
     assert r["test_sigmoid"].score == r["test_sigmoid"].max_score      # grading went on after the timeout
     assert r["test_numerical_gradient"].score == r["test_numerical_gradient"].max_score
 
 
+@pytest.mark.unit01
 def test_raising_answer_loses_only_its_points(graded):
-    res, _ = graded
+    res, _ = graded(cat01)
     r = res["raises"]
     assert r["test_sigmoid"].score == 0 and "not today" in r["test_sigmoid"].message
     assert r["test_relu"].score == r["test_relu"].max_score
 
 
+@pytest.mark.unit01
 def test_deleted_test_cells_are_restored_and_graded(graded):
-    res, _ = graded
+    res, _ = graded(cat01)
     r = res["deleted_test_cell"]
     assert r["test_relu"].max_score == 2 and r["test_relu"].score == 2
     assert r["test_tanh"].score == r["test_tanh"].max_score
 
 
+@pytest.mark.unit01
 def test_feedback_html_is_generated(graded):
-    _, course = graded
+    _, course = graded(cat01)
     run_nbgrader(["generate_feedback", UNIT, "--student", "reference"], cwd=course)
     html = (course / "feedback" / "reference" / UNIT / f"{NAME}.html").read_text()
     assert "Score: 21.0 / 21.0" in html or "21.0 / 21.0" in html
