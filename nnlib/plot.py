@@ -67,3 +67,79 @@ def plot_history(history: dict, axes=None, title: str | None = None):
         axes[1].legend()
         axes[1].set_title("accuracy")
     return axes
+
+
+def plot_paths(f, paths: dict, xlim: tuple, ylim: tuple, ax=None, levels: int = 30, log_levels: bool = True,
+               minimum=None, title: str | None = None, resolution: int = 200):
+    """Contour lines of a function of two variables with optimizer paths drawn on top.
+
+    Args:
+        f: maps arrays X, Y (any equal shape) to f(X, Y), element-wise.
+        paths: label -> (T, 2) array of the points visited, start first.
+        xlim, ylim: (low, high) of the plotted window; paths may leave it.
+        log_levels: space the contour levels logarithmically (above min f), for valleys like Rosenbrock's.
+        minimum: an optional (x, y) marked with a star.
+    Returns:
+        the matplotlib Axes.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 5))
+    gx, gy = np.meshgrid(np.linspace(*xlim, resolution), np.linspace(*ylim, resolution))
+    z = f(gx, gy)                                                           # (R, R)
+    if log_levels:
+        lo = z.min()
+        ax.contour(gx, gy, z, levels=lo + np.geomspace(1e-3 * (z.max() - lo) + 1e-12, z.max() - lo, levels),
+                   cmap="viridis", linewidths=0.6)
+    else:
+        ax.contour(gx, gy, z, levels=levels, cmap="viridis", linewidths=0.6)
+    for label, path in paths.items():
+        path = np.asarray(path, dtype=np.float64)
+        if path.ndim != 2 or path.shape[1] != 2:
+            raise ValueError(f"plot_paths: path '{label}' should have shape (T, 2), got {path.shape}")
+        ax.plot(path[:, 0], path[:, 1], ".-", ms=2, lw=1, label=label)
+    if paths:
+        start = np.asarray(next(iter(paths.values())))[0]
+        ax.plot(*start, "ko", ms=5)
+    if minimum is not None:
+        ax.plot(*minimum, "k*", ms=12)
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    if title:
+        ax.set_title(title)
+    if paths:
+        ax.legend(fontsize=8)
+    return ax
+
+
+def plot_error_curves(curves: dict, ax=None, theory: dict | None = None, xlabel: str = "step $t$",
+                      ylabel: str = "error $|x_t - x^*|$", title: str | None = None):
+    """Errors against steps on a log scale, each with an optional dashed theory line in the same colour.
+
+    Args:
+        curves: label -> (T,) positive errors (zeros are dropped from the log plot).
+        theory: label -> (T,) predicted errors for the curve of the same label.
+    Returns:
+        the matplotlib Axes.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 4))
+    theory = theory or {}
+    for label, errors in curves.items():
+        errors = np.asarray(errors, dtype=np.float64)
+        steps = np.arange(len(errors))
+        shown = errors > 0
+        line, = ax.semilogy(steps[shown], errors[shown], label=label)
+        if label in theory:
+            ax.semilogy(steps, theory[label], "--", color=line.get_color(), lw=1)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8)
+    return ax
