@@ -1,5 +1,5 @@
 """Run the suite in course order, so that the first failure points at the earliest unit."""
-ORDER = ["foundation", "unit01", "unit02", "unit03", "unit04", "unit05", "pipeline", "grader", "lab", "browser"]
+ORDER = ["foundation", "unit01", "unit02", "unit03", "unit04", "unit05", "pipeline", "grader", "exchange", "lab", "browser"]
 
 
 def pytest_collection_modifyitems(items):

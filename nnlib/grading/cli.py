@@ -2,7 +2,7 @@
 
     python -m nnlib.grading.cli validate NOTEBOOK   run the visible tests; exit 1 if any fails
     python -m nnlib.grading.cli check NOTEBOOK      grade with the hidden tests, as an instructor would
-    python -m nnlib.grading.cli guard-release       exit 1 if answers were written into exercises/
+    python -m nnlib.grading.cli guard-release       exit 1 if `make release` would lose work in exercises/
 
 ``check`` grades a copy of the notebook in a scratch nbgrader course built
 from ``solutions/``, and prints each test's score and failure message. It
@@ -127,26 +127,10 @@ def _scores(course: Path, unit: str, name: str) -> dict[str, tuple[float, float]
 
 
 def guard_release(course: Path) -> int:
-    """Refuse (exit 1) when an answer cell in exercises/ differs from the committed release.
+    """Refuse (exit 1) when regenerating exercises/ would lose an edited or new file there (see guard.py)."""
+    from .guard import guard_release as guard
 
-    `make release` regenerates exercises/ and would overwrite a learner's work there.
-    """
-    touched = []
-    for path in sorted((course / "exercises").glob("*/*.ipynb")):
-        rel = path.relative_to(course).as_posix()
-        head = subprocess.run(["git", "show", f"HEAD:./{rel}"], cwd=course, capture_output=True, text=True)
-        if head.returncode:
-            continue  # not committed yet: nothing to compare with
-        def answers(nb):
-            return {c["metadata"]["nbgrader"]["grade_id"]: "".join(c["source"]) for c in nb["cells"]
-                    if c.get("metadata", {}).get("nbgrader", {}).get("solution")}
-        if answers(json.loads(path.read_text())) != answers(json.loads(head.stdout)):
-            touched.append(rel)
-    if touched:
-        print("Not regenerating exercises/: these notebooks hold answers (someone's work) that would be lost:\n  "
-              + "\n  ".join(touched) + "\nMove or commit them elsewhere first, or restore them with `git checkout`.")
-        return 1
-    return 0
+    return guard(course)
 
 
 def main(argv=None) -> int:
