@@ -44,15 +44,29 @@ def nbgrader(args: list[str], cwd: Path, env: dict[str, str], check: bool = True
     return run([sys.executable, "-m", "nbgrader", *args], cwd, env, check)
 
 
+def link_environment(dest: Path) -> None:
+    """Make ``make`` usable in the course copy ``dest``: the Makefile, and this checkout's .venv, already set up.
+
+    The copy's pyproject.toml is dated long ago, so that make never finds the
+    environment out of date there: a `make setup` run from a copy would
+    reinstall the shared .venv's editable nnlib pointing at the copy.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "Makefile", dest)
+    shutil.copy(REPO / "pyproject.toml", dest)
+    os.utime(dest / "pyproject.toml", (LONG_AGO, LONG_AGO))
+    (dest / ".venv").symlink_to(REPO / ".venv")
+
+
+LONG_AGO = 946684800  # 2000-01-01
+
+
 def copy_course(dest: Path) -> Path:
     """A copy of the course as an instructor has it (no git, no gradebook), sharing this checkout's .venv."""
-    dest.mkdir(parents=True)
-    for name in ("Makefile", "nbgrader_config.py"):
-        shutil.copy(REPO / name, dest)
-    shutil.copy2(REPO / "pyproject.toml", dest)  # keeps its time: make sees the environment as up to date
+    link_environment(dest)
+    shutil.copy(REPO / "nbgrader_config.py", dest)
     for name in ("solutions", "exercises"):
         shutil.copytree(REPO / name, dest / name, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    (dest / ".venv").symlink_to(REPO / ".venv")
     return dest
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from exchange import link_environment
 from harness import REPO, Submission, make_course, run_nbgrader, submit
 
 pytestmark = pytest.mark.browser
@@ -101,9 +102,7 @@ def lab(tmp_path_factory):
     run_nbgrader(["autograde", UNIT], cwd=course)
     (course / "lectures").mkdir()
     shutil.copy(REPO / "lectures" / LECTURE, course / "lectures")
-    shutil.copy(REPO / "Makefile", course)
-    shutil.copy2(REPO / "pyproject.toml", course)  # keeps its time: make sees the environment as up to date
-    (course / ".venv").symlink_to(REPO / ".venv")
+    link_environment(course)  # `make lab` runs there as in a checkout
     server = Lab(course, scratch)
     try:
         server.wait_ready()

@@ -7,14 +7,13 @@ The only change to the README's commands is the exchange directory, a temporary 
 from __future__ import annotations
 
 import csv
-import os
 import re
-import shutil
 import subprocess
 
 import nbformat
 import pytest
 
+from exchange import Student, clean_env, copy_course
 from harness import REPO, Submission
 
 pytestmark = pytest.mark.pipeline
@@ -37,34 +36,24 @@ def _bash(script: str, cwd, env) -> str:
 
 
 def test_readme_instructor_round_trip_grades_a_submission_and_returns_feedback(tmp_path):
-    course, student, exchange = tmp_path / "course", tmp_path / "student", tmp_path / "exchange"
-    course.mkdir()
-    student.mkdir()
-    for name in ("Makefile", "nbgrader_config.py"):
-        shutil.copy(REPO / name, course)
-    shutil.copy2(REPO / "pyproject.toml", course)  # keeps its time: make sees the environment as up to date
-    for name in ("solutions", "exercises"):
-        shutil.copytree(REPO / name, course / name)
-    (course / ".venv").symlink_to(REPO / ".venv")
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "NBGRADER_EXCHANGE")}
+    course, exchange = copy_course(tmp_path / "course"), tmp_path / "exchange"
+    student = Student("student", tmp_path / "student", exchange)
+    env = clean_env()
 
     first, second = _instructor_block()
     first = first.replace("/srv/nbgrader/exchange", str(exchange))
     assert "release_assignment" in first and "collect" in second and "export" in second
     _bash(first, course, env)
 
-    flags = f"--course=nn-course --Exchange.root={exchange}"
-    nbg = f"{REPO / '.venv' / 'bin' / 'python'} -m nbgrader"
-    _bash(f"{nbg} fetch_assignment {UNIT} {flags}", student, env)
-    fetched = student / UNIT / f"{NAME}.ipynb"
+    student.fetch(UNIT)
+    fetched = student.work / UNIT / f"{NAME}.ipynb"
     assert fetched.is_file()
     nbformat.write(Submission("student").notebook(UNIT, NAME), fetched)
-    _bash(f"{nbg} submit {UNIT} {flags}", student, env)
+    student.submit(UNIT)
 
     _bash("source .venv/bin/activate\n" + f"export NBGRADER_EXCHANGE={exchange}\n" + second, course, env)
 
-    _bash(f"{nbg} fetch_feedback {UNIT} {flags}", student, env)
-    feedback = list((student / UNIT / "feedback").glob(f"*/{NAME}.html"))
+    feedback = student.fetch_feedback(UNIT)
     assert len(feedback) == 1 and "21.0 / 21.0" in feedback[0].read_text()
     rows = {r["assignment"]: (float(r["score"]), float(r["max_score"]))
             for r in csv.DictReader((course / "grades.csv").open())}
