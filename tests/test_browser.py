@@ -159,9 +159,13 @@ class Step:
         return False
 
 
+VISIBLE = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # the notebook in front (other tabs stay in the DOM)
+
+
 def _open_notebook(page, path: str):
-    page.goto(f"{page.lab.base}/lab/tree/{path}?token={TOKEN}")
-    page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell").first.wait_for()
+    # `reset`: a fresh workspace, so that tabs another test opened are not restored
+    page.goto(f"{page.lab.base}/lab/tree/{path}?reset&token={TOKEN}")
+    page.locator(f"{VISIBLE} .jp-Notebook .jp-Cell").first.wait_for()
     _kernel_idle(page)  # the toolbar's kernel status: started and ready
 
 
@@ -173,15 +177,15 @@ def _menu(page, top: str, item: str):
 def _wait_all_run(page, code_cells: int, timeout_ms: int = 300_000):
     """All ``code_cells`` code cells of the open notebook have run: numbered prompts, none queued or running."""
     page.wait_for_function(
-        """n => {
-            const prompts = [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt')];
+        """([sel, n]) => {
+            const prompts = [...document.querySelectorAll(sel + ' .jp-CodeCell .jp-InputPrompt')];
             return prompts.length === n && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
-        }""", arg=code_cells, timeout=timeout_ms)
+        }""", arg=[VISIBLE, code_cells], timeout=timeout_ms)
     _kernel_idle(page)
 
 
 def _kernel_idle(page):
-    page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for()
+    page.locator(f"{VISIBLE} .jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for()
 
 
 def test_lecture_runs_plots_render_and_the_slider_responds(page):
@@ -191,17 +195,17 @@ def test_lecture_runs_plots_render_and_the_slider_responds(page):
         _menu(page, "Run", "Run All Cells")
         code_cells = sum(c.cell_type == "code" for c in nbformat.read(REPO / "lectures" / LECTURE, as_version=4).cells)
         _wait_all_run(page, code_cells)
-        errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
+        errors = page.locator(f"{VISIBLE} .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
                               has_text="Traceback")
         assert errors.count() == 0, f"a cell raised: {errors.first.inner_text()[:2000]}"
     with Step(page, "3-plots"):
-        images = page.locator(".jp-OutputArea-output img")
+        images = page.locator(f"{VISIBLE} .jp-OutputArea-output img")
         assert images.count() >= 5, f"only {images.count()} plots rendered"
         broken = page.evaluate("""() => [...document.querySelectorAll('.jp-OutputArea-output img')]
                                         .filter(i => !(i.complete && i.naturalWidth > 100)).length""")
         assert broken == 0, f"{broken} plot image(s) did not load"
     with Step(page, "4-slider"):
-        widget = page.locator(".jp-OutputArea-output .widget-interact", has=page.locator(".widget-slider"))
+        widget = page.locator(f"{VISIBLE} .jp-OutputArea-output .widget-interact", has=page.locator(".widget-slider"))
         widget.first.scroll_into_view_if_needed()
         slider = widget.first.locator(".widget-slider").first
         assert "hidden units" in slider.text_content(), slider.inner_html()[:2000]
@@ -225,10 +229,10 @@ def test_exercise_answer_validates_in_the_lab(page):
     answer = 'def linear_forward(x, W, b):\n    """Affine map."""\n    return x @ W.T + b\n'
     with Step(page, "1-open-exercise"):
         _open_notebook(page, f"exercises/{UNIT}/{NAME}.ipynb")
-        toolbar = page.locator(".jp-NotebookPanel-toolbar")
+        toolbar = page.locator(f"{VISIBLE} .jp-NotebookPanel-toolbar")
         toolbar.get_by_text("Validate").wait_for()
     with Step(page, "2-answer"):
-        cell = page.locator(".jp-CodeCell", has_text="def linear_forward(x, W, b):").first
+        cell = page.locator(f"{VISIBLE} .jp-CodeCell", has_text="def linear_forward(x, W, b):").first
         cell.scroll_into_view_if_needed()
         editor = cell.locator(".cm-content")
         editor.click()
