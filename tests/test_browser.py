@@ -9,6 +9,7 @@ Playwright; nothing is downloaded) then
    that the "hidden units" slider appears and redraws its plot when moved;
 2. opens the exercise, writes one answer, presses nbgrader's Validate, and
    reads the result: the answered test passes, the unanswered ones fail;
+   a copy with every answer written validates as a success;
 3. opens the formgrader and finds the graded submission with its score.
 
 Screenshots of every step go to artifacts/browser/ (not committed). A
@@ -249,6 +250,14 @@ def test_exercise_answer_validates_in_the_lab(page):
         assert "A case you can check by hand" not in body, f"the answered linear_forward failed:\n{body[:3000]}"
     saved = (page.lab.course / "exercises" / UNIT / f"{NAME}.ipynb").read_text()
     assert "return x @ W.T + b" in saved, "Validate did not save the notebook with the answer"
+    # a notebook with every answer written validates as a success
+    nbformat.write(Submission("complete").notebook(UNIT, NAME), page.lab.course / "exercises" / UNIT / "complete.ipynb")
+    with Step(page, "4-validate-complete"):
+        _open_notebook(page, f"exercises/{UNIT}/complete.ipynb")
+        page.locator(f"{VISIBLE} .jp-NotebookPanel-toolbar").get_by_text("Validate").click()
+        dialog = page.locator(".jp-Dialog", has_text="Validation Results")
+        dialog.wait_for(timeout=240_000)
+        assert "Success! Your notebook passes all the tests." in dialog.inner_text(), dialog.inner_text()[:3000]
 
 
 def test_formgrader_shows_the_graded_submission(page):
