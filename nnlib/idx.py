@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import Split, train_test_split
+from .data import Split, digits_like_mnist
 from .module import shape_str
 
 # dtype code in the header -> big-endian numpy dtype
@@ -135,18 +135,15 @@ def fashion_mnist(root=None, download: bool = False) -> Split:
 
 
 def digits_28x28(test_fraction: float = 0.25, rng=0) -> Split:
-    """scikit-learn's bundled 8x8 digits blown up to Fashion-MNIST's format: the offline fallback.
+    """scikit-learn's bundled 8x8 digits in Fashion-MNIST's file format: the offline fallback.
 
-    Each pixel becomes a 3x3 block (24x24), padded by 2 on every side to
-    28x28, and 0..16 is scaled to 0..255. 1797 images, 10 classes.
+    The same images as ``nnlib.data.digits_like_mnist`` (each digit resized to
+    20x20 and centred in a 28x28 frame, as MNIST does), stored as IDX files
+    store them: uint8 pixels 0..255, no channel axis. 1797 images, 10 classes.
 
     Shape:
         -> x_* (N, 28, 28) uint8, y_* (N,) int64 in {0, ..., 9}.
     """
-    from sklearn.datasets import load_digits  # lazy: keeps `import nnlib` light
-
-    d = load_digits()
-    images = np.kron(d.images, np.ones((3, 3)))                       # (N, 24, 24)
-    images = np.pad(images, ((0, 0), (2, 2), (2, 2)))                 # (N, 28, 28)
-    images = np.round(images * (255.0 / 16.0)).astype(np.uint8)
-    return train_test_split(images, d.target.astype(np.int64), test_fraction, rng)
+    split = digits_like_mnist(test_fraction, rng)
+    as_idx = lambda x: np.round(x[:, 0] * 255.0).astype(np.uint8)  # noqa: E731  (N, 1, 28, 28) [0, 1] -> (N, 28, 28)
+    return Split(as_idx(split.x_train), split.y_train, as_idx(split.x_test), split.y_test)

@@ -130,13 +130,21 @@ def plot_error_curves(curves: dict, ax=None, theory: dict | None = None, xlabel:
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 4))
     theory = theory or {}
+    unknown = set(theory) - set(curves)
+    if unknown:
+        raise ValueError(f"plot_error_curves: theory lines {sorted(unknown)} have no measured curve; "
+                         f"curves are {sorted(curves)}")
     for label, errors in curves.items():
         errors = np.asarray(errors, dtype=np.float64)
         steps = np.arange(len(errors))
         shown = errors > 0
         line, = ax.semilogy(steps[shown], errors[shown], label=label)
         if label in theory:
-            ax.semilogy(steps, theory[label], "--", color=line.get_color(), lw=1)
+            predicted = np.asarray(theory[label], dtype=np.float64)
+            if predicted.shape != errors.shape:
+                raise ValueError(f"plot_error_curves: theory for '{label}' should have shape {errors.shape} "
+                                 f"like its curve, got {predicted.shape}")
+            ax.semilogy(steps, predicted, "--", color=line.get_color(), lw=1)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:

@@ -12,36 +12,16 @@ import pytest
 import torch
 
 import nnlib
+import torch_oracle
+from torch_oracle import copy_into_torch
 
 pytestmark = pytest.mark.unit03
 
 RTOL, ATOL = 1e-10, 1e-11
 
 
-def torch_fake_loss(module, x, dout):
-    xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
-    out = module(xt)
-    (out * torch.from_numpy(dout)).sum().backward()
-    return out.detach().numpy(), xt.grad.numpy(), {n: p.grad.numpy() for n, p in module.named_parameters()}
-
-
-def assert_same_as_torch(ours, theirs, x, rng):
-    out = ours.forward(x)
-    dout = rng.standard_normal(out.shape)
-    dx = ours.backward(dout)
-    t_out, t_dx, t_dparams = torch_fake_loss(theirs, x, dout)
-    np.testing.assert_allclose(out, t_out, rtol=RTOL, atol=ATOL, err_msg="forward output")
-    np.testing.assert_allclose(dx, t_dx, rtol=RTOL, atol=ATOL, err_msg="gradient w.r.t. the input")
-    dparams = {n: p.grad for n, p in ours.named_parameters()}
-    assert list(dparams) == list(t_dparams)
-    for name in dparams:
-        np.testing.assert_allclose(dparams[name], t_dparams[name], rtol=RTOL, atol=ATOL,
-                                   err_msg=f"gradient w.r.t. {name}")
-
-
-def copy_into_torch(ours, theirs):
-    theirs.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
-    return theirs
+def assert_same_as_torch(ours, theirs, x, dout):
+    torch_oracle.assert_same_as_torch(ours, theirs, x, dout, RTOL, ATOL)
 
 
 def pair(rng, low, high):

@@ -12,6 +12,8 @@ import pytest
 import torch
 
 import nnlib
+import torch_oracle
+from torch_oracle import copy_into_torch
 
 pytestmark = pytest.mark.unit01
 
@@ -19,34 +21,8 @@ RTOL, ATOL = 1e-10, 1e-12
 NUMERIC_TOL = 1e-7
 
 
-def torch_fake_loss(module, x, dout):
-    """Forward x through a torch module, backpropagate (out * dout).sum(); return out, dx, {name: dparam}."""
-    xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
-    out = module(xt)
-    (out * torch.from_numpy(dout)).sum().backward()
-    return out.detach().numpy(), xt.grad.numpy(), {n: p.grad.numpy() for n, p in module.named_parameters()}
-
-
-def nnlib_fake_loss(module, x, dout):
-    out = module.forward(x)
-    dx = module.backward(dout)
-    return out, dx, {n: p.grad for n, p in module.named_parameters()}
-
-
 def assert_same_as_torch(ours, theirs, x, dout):
-    out, dx, dparams = nnlib_fake_loss(ours, x, dout)
-    t_out, t_dx, t_dparams = torch_fake_loss(theirs, x, dout)
-    np.testing.assert_allclose(out, t_out, rtol=RTOL, atol=ATOL, err_msg="forward output")
-    np.testing.assert_allclose(dx, t_dx, rtol=RTOL, atol=ATOL, err_msg="gradient w.r.t. the input")
-    assert list(dparams) == list(t_dparams)
-    for name in dparams:
-        np.testing.assert_allclose(dparams[name], t_dparams[name], rtol=RTOL, atol=ATOL,
-                                   err_msg=f"gradient w.r.t. {name}")
-
-
-def copy_into_torch(ours, theirs):
-    theirs.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
-    return theirs
+    torch_oracle.assert_same_as_torch(ours, theirs, x, dout, RTOL, ATOL)
 
 
 # -- seeded shape grids -----------------------------------------------------

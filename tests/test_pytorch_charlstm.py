@@ -7,6 +7,7 @@ sampling is checked against the softmax it should draw from.
 import string
 
 import pytest
+from torch_oracle import one_torch_thread  # noqa: F401  (a fixture)
 import torch
 
 from nnlib import pytorch as nt
@@ -15,11 +16,8 @@ pytestmark = pytest.mark.unit04
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def one_thread(one_torch_thread):
+    """Every test here runs torch on one thread."""
 
 
 def pair(num_layers=2, dropout=0.0, seed=0, vocab=11):

@@ -120,3 +120,49 @@ def test_plot_history_of_a_regression_draws_one_axes():
     axes = nnlib.plot.plot_history({"loss": [3.0, 2.0]})
     assert len(axes) == 1
     assert axes[0].get_xlabel() == "epoch" and axes[0].get_ylabel() and axes[0].get_title()
+
+
+def rosenbrock(x, y):
+    return (1 - x) ** 2 + 100 * (y - x ** 2) ** 2
+
+
+def test_plot_paths_draws_contours_each_path_the_start_and_the_minimum():
+    paths = {"sgd": np.array([[-1.5, 2.0], [-1.0, 1.0], [0.0, 0.2]]), "adam": np.array([[-1.5, 2.0], [0.5, 0.5]])}
+    ax = nnlib.plot.plot_paths(rosenbrock, paths, xlim=(-2, 2), ylim=(-1, 3), minimum=(1, 1), title="valley")
+    drawn = {line.get_label(): line for line in ax.lines}
+    np.testing.assert_array_equal(drawn["sgd"].get_xdata(), paths["sgd"][:, 0])
+    np.testing.assert_array_equal(drawn["adam"].get_ydata(), paths["adam"][:, 1])
+    markers = [line for line in ax.lines if line.get_label().startswith("_")]
+    assert sorted((line.get_xdata()[0], line.get_ydata()[0]) for line in markers) == [(-1.5, 2.0), (1, 1)]
+    assert ax.collections, "no contour lines were drawn"
+    assert ax.get_xlim() == (-2, 2) and ax.get_ylim() == (-1, 3) and ax.get_title() == "valley"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["sgd", "adam"]
+    plt.close("all")
+
+
+def test_plot_paths_linear_levels_and_bad_path_shape():
+    ax = nnlib.plot.plot_paths(lambda x, y: x ** 2 + y ** 2, {}, xlim=(-1, 1), ylim=(-1, 1), log_levels=False)
+    assert ax.collections and ax.get_legend() is None
+    with pytest.raises(ValueError, match=r"path 'gd' should have shape \(T, 2\), got \(3,\)"):
+        nnlib.plot.plot_paths(rosenbrock, {"gd": [1.0, 2.0, 3.0]}, xlim=(-2, 2), ylim=(-1, 3))
+    plt.close("all")
+
+
+def test_plot_error_curves_uses_a_log_axis_drops_zeros_and_matches_theory_colours():
+    errors = np.array([1.0, 0.5, 0.25, 0.0])
+    ax = nnlib.plot.plot_error_curves({"eta=0.5": errors}, theory={"eta=0.5": 0.5 ** np.arange(4)})
+    assert ax.get_yscale() == "log"
+    measured, predicted = ax.lines
+    np.testing.assert_array_equal(measured.get_xdata(), [0, 1, 2])            # the exact zero is left out
+    np.testing.assert_array_equal(predicted.get_ydata(), [1, 0.5, 0.25, 0.125])
+    assert predicted.get_linestyle() == "--" and predicted.get_color() == measured.get_color()
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["eta=0.5"]
+    plt.close("all")
+
+
+def test_plot_error_curves_rejects_theory_that_does_not_fit_its_curve():
+    with pytest.raises(ValueError, match="theory lines \\['b'\\] have no measured curve"):
+        nnlib.plot.plot_error_curves({"a": [1.0, 0.5]}, theory={"b": [1.0, 0.5]})
+    with pytest.raises(ValueError, match=r"theory for 'a' should have shape \(2,\) like its curve, got \(3,\)"):
+        nnlib.plot.plot_error_curves({"a": [1.0, 0.5]}, theory={"a": [1.0, 0.5, 0.25]})
+    plt.close("all")
