@@ -38,6 +38,12 @@ def test_notebook_executes_without_error(path):
                    resources={"metadata": {"path": str((REPO / path).parent)}}).execute()
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
+    # JupyterLab's Validate button (nbgrader's own validator) fails a test cell that wrote to
+    # stderr, even when the test passed: a reference solution's test cells must stay silent there.
+    noisy = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
+             if c.get("metadata", {}).get("nbgrader", {}).get("grade") and c.cell_type == "code"
+             and any(o.get("output_type") == "stream" and o.get("name") == "stderr" for o in c.get("outputs", []))]
+    assert not noisy, f"test cells {noisy} write to stderr: the Lab's Validate would call them failed"
 
 
 def test_there_are_notebooks_to_run():
