@@ -38,17 +38,30 @@ c.Execute.timeout = int(os.environ.get("NNLIB_CELL_TIMEOUT", "120"))
 c.Execute.interrupt_on_timeout = True
 # Test cells a student deleted are put back from the gradebook before grading.
 c.OverwriteCells.add_missing_cells = True
-# Warnings and progress bars go to stderr, and nbgrader scores any test cell
-# with stderr output 0. Only a raised exception marks a test failed here.
+# The grader's defences (nnlib/grading/preprocessors.py; README "What the grader
+# guarantees"): GuardedExecute is nbgrader's Execute plus a scan of the student's
+# cells, a sentinel in the kernel that undoes and reports tampering, and a restart
+# when student code kills the kernel. Warnings and progress bars go to stderr, and
+# nbgrader scores any test cell with stderr output 0: StderrIsNotFailure makes a
+# raised exception the only failure. LimitOutputCharacters caps each output's size
+# (LimitOutput counts lines only). SaveAutoGradesAndFlags marks the cells the
+# defences zeroed or flagged as needing a manual grade.
 c.Autograde.autograde_preprocessors = [
-    "nbgrader.preprocessors.Execute",
+    "nnlib.grading.preprocessors.GuardedExecute",
     "nnlib.grading.preprocessors.StderrIsNotFailure",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
-    "nbgrader.preprocessors.SaveAutoGrades",
+    "nnlib.grading.preprocessors.LimitOutputCharacters",
+    "nnlib.grading.preprocessors.SaveAutoGradesAndFlags",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 c.LimitOutput.max_lines = 200
 c.LimitOutput.max_traceback = 60
+# Feedback shows each test's result and failure message, not the hidden tests' code.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "nnlib.grading.preprocessors.HideHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]

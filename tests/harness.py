@@ -11,6 +11,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import nbformat
 
@@ -52,8 +53,12 @@ class Submission:
 
     student: str
     patches: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # cell -> [(old, new)]
+    answers: dict[str, str] = field(default_factory=dict)  # cell -> a whole replacement answer
     blank: bool = False                  # the untouched release
     delete_cells: tuple[str, ...] = ()   # grade_ids removed from the notebook
+    prepend: dict[str, str] = field(default_factory=dict)  # cell -> code put before its answer
+    added: tuple[tuple[str, str], ...] = ()  # (grade_id, source): a cell the student added after that cell
+    edit: Callable[[nbformat.NotebookNode], None] | None = None  # any other change to the notebook
 
     def notebook(self, unit: str, name: str) -> nbformat.NotebookNode:
         nb = nbformat.read(REPO / "exercises" / unit / f"{name}.ipynb", as_version=4)
@@ -62,16 +67,22 @@ class Submission:
             for cell in nb.cells:
                 gid = grade_id(cell)
                 if gid in answers:
-                    source = answers[gid]
+                    source = self.answers.get(gid, answers[gid])
                     for old, new in self.patches.get(gid, []):
                         if old not in source:
                             raise ValueError(f"{self.student}: patch target {old!r} not in answer cell {gid}")
                         source = source.replace(old, new)
-                    cell.source = source
-        unknown = set(self.patches) - {grade_id(c) for c in nb.cells}
+                    cell.source = self.prepend.get(gid, "") + source
+        named = {grade_id(c) for c in nb.cells}
+        unknown = (set(self.patches) | set(self.answers) | set(self.prepend) | {g for g, _ in self.added}) - named
         if unknown:
-            raise ValueError(f"{self.student}: no answer cells named {sorted(unknown)}")
+            raise ValueError(f"{self.student}: no cells named {sorted(unknown)}")
+        for after, source in self.added:
+            at = next(i for i, c in enumerate(nb.cells) if grade_id(c) == after)
+            nb.cells.insert(at + 1, nbformat.v4.new_code_cell(source))
         nb.cells = [c for c in nb.cells if grade_id(c) not in self.delete_cells]
+        if self.edit is not None:
+            self.edit(nb)
         return nb
 
 
@@ -101,6 +112,7 @@ class CellResult:
     score: float
     max_score: float
     message: str  # the error the student sees in that test cell ("" when it passed)
+    flagged: bool = False  # marked as needing a manual grade
 
 
 def results(course: Path, unit: str, name: str) -> dict[str, dict[str, CellResult]]:
@@ -119,6 +131,6 @@ def results(course: Path, unit: str, name: str) -> dict[str, dict[str, CellResul
                             if o.get("output_type") == "error"]
                     messages[grade_id(cell)] = "\n".join(errs)
             nb = gb.find_submission_notebook(name, unit, student)
-            out[student] = {g.name: CellResult(g.score, g.max_score, messages.get(g.name, ""))
-                            for g in nb.grades}
+            out[student] = {g.name: CellResult(g.score, g.max_score, messages.get(g.name, ""),
+                                               bool(g.needs_manual_grade)) for g in nb.grades}
     return out

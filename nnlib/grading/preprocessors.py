@@ -1,8 +1,219 @@
-"""nbgrader preprocessors the course adds to autograding (see nbgrader_config.py).
+"""nbgrader preprocessors the course adds to autograding and feedback (see nbgrader_config.py).
 
 Imported by nbgrader only; nothing else in nnlib imports nbgrader.
+
+Autograding:
+    GuardedExecute            runs the notebook like nbgrader's Execute, with the grader's defences
+                              (scan.py before, sentinel.py inside the kernel, a dead kernel restarted)
+    StderrIsNotFailure        stderr (warnings, progress bars) does not fail a test cell
+    LimitOutputCharacters     caps every output's size (nbgrader's LimitOutput counts lines only)
+    SaveAutoGradesAndFlags    nbgrader's SaveAutoGrades; cells the defences flagged need a manual grade
+Feedback:
+    HideHiddenTests           hidden tests' source and tracebacks stay out of the students' feedback
 """
-from nbgrader.preprocessors import NbGraderPreprocessor
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+from pathlib import Path
+
+from nbclient.exceptions import DeadKernelError
+from nbformat.notebooknode import NotebookNode
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor, SaveAutoGrades
+from traitlets import Integer
+
+from . import scan
+
+FLAG = "nnlib_integrity"  # cell metadata key: what the defences found about this test cell
+HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[ \t]*$", re.S | re.M)
+INSTRUCTOR = "This notebook is flagged for your instructor, who will review it."
+
+
+def _nbgrader(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def cell_kind(cell) -> str:
+    """'test', 'answer', 'given' (read-only) or 'added' (a cell the student added)."""
+    md = _nbgrader(cell)
+    if md.get("grade") and not md.get("solution"):
+        return "test"
+    if md.get("solution"):
+        return "answer"
+    if md.get("locked"):
+        return "given"
+    return "added"
+
+
+def _error(ename: str, evalue: str) -> NotebookNode:
+    return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+def _flag(cell, message: str) -> None:
+    cell.metadata.setdefault(FLAG, [])
+    if message not in cell.metadata[FLAG]:
+        cell.metadata[FLAG].append(message)
+
+
+class GuardedExecute(Execute):
+    """nbgrader's Execute with the course's defences against tampering and broken submissions.
+
+    Before running: ``scan`` reads every student cell. A cell that uses the course
+    library's implementation (or torch where the answer is numpy) zeroes the tests that
+    use what that cell defines; a cell that tampers zeroes every test after it. While
+    running: the kernel's sentinel refuses frame reads, file access to the solutions and
+    gradebook, processes, ctypes and code swaps, and before and after each test cell puts
+    back whatever student code changed. Changes undone before a test flag the notebook;
+    changes made while a test ran zero that test. A kernel that dies (``os._exit``, a
+    crash, memory) is restarted and the notebook run again without the cell that killed
+    it, which scores what it deserves: its tests fail. Every zero from a defence carries
+    a message in the cell and flags the cell for manual grading (SaveAutoGradesAndFlags).
+    """
+
+    max_restarts = Integer(3, help="Kernel restarts per notebook after the kernel died").tag(config=True)
+
+    def preprocess(self, nb, resources=None, km=None):
+        resources = resources or {}
+        self._workdir = resources.get("metadata", {}).get("path") or os.getcwd()
+        self._plan(nb, resources)
+        dead: dict[int, str] = {}
+        for attempt in range(self.max_restarts + 1):
+            self._skip = dict(dead)
+            try:
+                nb, resources = super().preprocess(nb, resources, km)
+                break
+            except DeadKernelError:
+                index = self._current
+                dead[index] = ("the kernel died while running this cell (os._exit, exit(), a crash or running out "
+                               "of memory); the notebook was run again without it")
+                if attempt == self.max_restarts:
+                    for i in range(index, len(nb.cells)):
+                        if nb.cells[i].cell_type == "code":
+                            nb.cells[i].outputs = [_error("KernelDied", dead[index])]
+        for index, why in dead.items():
+            _flag(nb.cells[index], why)
+            for test in self._tests_after(nb, index):
+                _flag(nb.cells[test], f"a cell above ({self._label(nb.cells[index])}) killed the kernel")
+        return nb, resources
+
+    # -- before running: the scan ----------------------------------------------
+    def _plan(self, nb, resources) -> None:
+        """Scan student cells; decide which test cells lose their points, and why."""
+        references = self._reference_answers(resources)
+        aliases: dict[str, str] = {}
+        protected: set[str] = set()
+        self._protect_after: dict[int, list[str]] = {}
+        self._zero: dict[int, list[str]] = {}
+        definitions: dict[int, set[str]] = {}
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            kind = cell_kind(cell)
+            if kind in ("answer", "added"):
+                reference = references.get(_nbgrader(cell).get("grade_id")) if kind == "answer" else None
+                findings = scan.scan_cell(cell.source, aliases, protected, reference)
+                definitions[index] = scan.bound_names(cell.source)
+                for finding in findings:
+                    tests = self._tests_after(nb, index) if finding.kind == "tamper" else \
+                        self._tests_using(nb, index, definitions[index])
+                    for test in tests:
+                        self._zero.setdefault(test, []).append(f"{self._label(cell)}, {finding}")
+            else:
+                names = scan.protected_by(cell.source, kind == "test")
+                protected |= names
+                self._protect_after[index] = sorted(names)
+            try:
+                aliases.update(scan._imports(ast.parse(cell.source)))
+            except SyntaxError:
+                pass
+
+    def _reference_answers(self, resources) -> dict[str, str]:
+        """grade_id -> reference answer, from the course's source notebook (empty when not found)."""
+        info = resources.get("nbgrader", {})
+        root = Path(self.config.get("CourseDirectory", {}).get("root") or os.getcwd())
+        source = self.config.get("CourseDirectory", {}).get("source_directory") or "source"
+        path = root / source / str(info.get("assignment", "")) / f"{info.get('notebook', '')}.ipynb"
+        if not path.is_file():
+            self.log.warning("no source notebook at %s: answers are not compared with the reference's library use",
+                             path)
+            return {}
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        return {_nbgrader(c).get("grade_id"): "".join(c["source"]) for c in cells if _nbgrader(c).get("solution")}
+
+    @staticmethod
+    def _label(cell) -> str:
+        gid = _nbgrader(cell).get("grade_id")
+        return f"answer cell {gid!r}" if gid else "a cell you added"
+
+    @staticmethod
+    def _tests_after(nb, index: int) -> list[int]:
+        return [i for i in range(index + 1, len(nb.cells)) if cell_kind(nb.cells[i]) == "test"
+                and nb.cells[i].cell_type == "code"]
+
+    @staticmethod
+    def _tests_using(nb, index: int, names: set[str]) -> list[int]:
+        return [i for i in GuardedExecute._tests_after(nb, index) if scan.loaded_names(nb.cells[i].source) & names]
+
+    # -- while running: the sentinel -----------------------------------------
+    def _kernel_call(self, expression: str):
+        """Evaluate ``expression`` in the kernel through user_expressions (no input transformers run)."""
+        msg_id = self.kc.execute("", silent=True, store_history=False, user_expressions={"r": expression})
+        reply = self.wait_for_reply(msg_id)
+        result = (reply or {}).get("content", {}).get("user_expressions", {}).get("r", {})
+        if result.get("status") != "ok":
+            return RuntimeError(f"{result.get('ename', 'no reply')}: {result.get('evalue', '')}")
+        return ast.literal_eval(result["data"]["text/plain"])
+
+    def _sentinel(self, call: str):
+        return self._kernel_call(f"__import__('sys').modules['nnlib.grading.sentinel'].{call}")
+
+    def _check(self) -> list[str]:
+        found = self._sentinel("SENTINEL.check()")
+        if isinstance(found, Exception):
+            return [f"the grader's checks could not run ({found})"]
+        return json.loads(found)
+
+    def preprocess_cell(self, cell, resources, index):
+        self._current = index
+        if index == 0 or not getattr(self, "_installed", None) is self.kc:
+            root = self.config.get("CourseDirectory", {}).get("root") or os.getcwd()
+            done = self._kernel_call(f"__import__('nnlib.grading.sentinel', fromlist=['install'])"
+                                     f".install({str(root)!r}, {str(self._workdir)!r})")
+            if isinstance(done, Exception):
+                raise RuntimeError(f"the grader could not install its sentinel in the kernel: {done}")
+            self._installed = self.kc
+        if cell.cell_type != "code":
+            return cell, resources
+        if index in self._skip:
+            cell.outputs = [_error("KernelDied", self._skip[index])]
+            return cell, resources
+        kind = cell_kind(cell)
+        before = self._check() if kind == "test" else []
+        self._sentinel(f"SENTINEL.student_cell({kind in ('answer', 'added')})")
+        cell, resources = super().preprocess_cell(cell, resources, index)
+        if kind in ("given", "test"):
+            self._sentinel(f"after_read_only_cell({self._protect_after.get(index, [])!r})")
+        if kind != "test":
+            return cell, resources
+        after = self._check()
+        if before:
+            note = ("The grader found and undid changes your code made to what the tests use, before this test ran "
+                    f"(the test ran on the originals): {'; '.join(before)}. {INSTRUCTOR}")
+            cell.outputs.append(NotebookNode(output_type="stream", name="stdout", text=note + "\n"))
+            _flag(cell, note)
+        if after:
+            message = ("while this test ran, your code changed what the test relies on, or tried something not "
+                       f"allowed while grading: {'; '.join(after)}. This test scores 0. {INSTRUCTOR}")
+            cell.outputs.append(_error("GradingIntegrityError", message))
+            _flag(cell, message)
+        if index in self._zero:
+            message = ("not graded automatically: " + "; ".join(dict.fromkeys(self._zero[index])) +
+                       f". This test scores 0. {INSTRUCTOR}")
+            cell.outputs.append(_error("GradingIntegrityError", message))
+            _flag(cell, message)
+        return cell, resources
 
 
 class StderrIsNotFailure(NbGraderPreprocessor):
@@ -20,4 +231,72 @@ class StderrIsNotFailure(NbGraderPreprocessor):
             for output in cell.get("outputs", []):
                 if output.get("output_type") == "stream" and output.get("name") == "stderr":
                     output["name"] = "stdout"
+        return cell, resources
+
+
+class LimitOutputCharacters(NbGraderPreprocessor):
+    """Cap the size of every output, so one huge line cannot bloat the graded notebook and the feedback.
+
+    nbgrader's LimitOutput counts lines: one print of 20 million characters on a
+    single line passes it whole. Text (streams, text/* data, error values and each
+    traceback line) is cut to ``max_chars`` characters per output; any other data
+    (images) larger than ``max_data`` characters is replaced by a note.
+    """
+
+    max_chars = Integer(10_000, help="characters kept per text output").tag(config=True)
+    max_data = Integer(2_000_000, help="largest non-text output (base64 characters) kept").tag(config=True)
+
+    def _cut(self, text):
+        if isinstance(text, list):
+            text = "".join(text)
+        if len(text) <= self.max_chars:
+            return text
+        return text[:self.max_chars] + f"\n... output truncated by the grader ({len(text):,} characters) ..."
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        if cell.cell_type != "code":
+            return cell, resources
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                output["text"] = self._cut(output.get("text", ""))
+            elif output.get("output_type") == "error":
+                output["evalue"] = self._cut(output.get("evalue", ""))
+                output["traceback"] = [self._cut(line) for line in output.get("traceback", [])]
+            for mime, value in list(output.get("data", {}).items()):
+                if mime.startswith("text/") or mime.endswith("json"):
+                    if isinstance(value, (str, list)):
+                        output["data"][mime] = self._cut(value)
+                elif len(str(value)) > self.max_data:
+                    output["data"] = {"text/plain": f"[a {mime} output of {len(str(value)):,} characters was "
+                                                    "removed by the grader]"}
+                    break
+        return cell, resources
+
+
+class SaveAutoGradesAndFlags(SaveAutoGrades):
+    """nbgrader's SaveAutoGrades; a test cell the defences flagged is marked as needing a manual grade."""
+
+    def _add_score(self, cell, resources) -> None:
+        super()._add_score(cell, resources)
+        if cell.metadata.get(FLAG):
+            grade = self.gradebook.find_grade(cell.metadata["nbgrader"]["grade_id"], self.notebook_id,
+                                              self.assignment_id, self.student_id)
+            grade.needs_manual_grade = True
+            self.gradebook.db.commit()
+
+
+class HideHiddenTests(NbGraderPreprocessor):
+    """For the students' feedback: hidden tests' source and tracebacks are removed; the message stays.
+
+    A test cell shows its visible part and a line saying hidden tests ran; its
+    error outputs keep only the failure message (``ename: evalue``), since a
+    traceback quotes the failing hidden line.
+    """
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        if cell.cell_type == "code" and cell_kind(cell) == "test":
+            cell.source = HIDDEN.sub("# (hidden tests ran here; their code is not shown)", cell.source)
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error":
+                    output["traceback"] = [f"{output.get('ename')}: {output.get('evalue')}"]
         return cell, resources
