@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 # nbgrader runs helper programs (alembic) from PATH: put the environment's first.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup lab test release validate check grade feedback export bench clean-grading
+.PHONY: setup lab test release validate check grade feedback export bench soundness clean-grading
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,9 @@ export: setup            ## instructor: write grades.csv
 
 bench: setup             ## speed ratios against torch in the same process (benchmarks/RESULTS.md records them)
 	for f in benchmarks/bench_*.py; do echo "== $$f"; $(THREADS) $(BIN)/python $$f || exit 1; done
+
+soundness: setup        ## grade every catalogue of wrong, right and tampering answers; print the report
+	$(THREADS) $(BIN)/python tests/soundness.py
 
 clean-grading:           ## instructor: remove autograded/ and feedback/ (not submissions, not the gradebook)
 	rm -rf autograded feedback

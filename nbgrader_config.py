@@ -36,8 +36,17 @@ c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedE
 # training run of unit 01, takes about 2 s on one laptop core.
 c.Execute.timeout = int(os.environ.get("NNLIB_CELL_TIMEOUT", "120"))
 c.Execute.interrupt_on_timeout = True
-# Test cells a student deleted are put back from the gradebook before grading.
+# Test cells a student deleted are put back from the gradebook before grading, and
+# cells whose role (test, answer) a student changed get it back (RestoreCellRoles:
+# nbgrader alone failed on such a submission and gave it no grade).
 c.OverwriteCells.add_missing_cells = True
+c.Autograde.sanitize_preprocessors = [
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "nnlib.grading.preprocessors.RestoreCellRoles",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
 # The grader's defences (nnlib/grading/preprocessors.py; README "What the grader
 # guarantees"): GuardedExecute is nbgrader's Execute plus a scan of the student's
 # cells, a sentinel in the kernel that undoes and reports tampering, and a restart

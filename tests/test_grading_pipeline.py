@@ -17,20 +17,12 @@ import pytest
 
 import catalogue_01_backprop as cat01
 from catalogue import catalogues
-from harness import (REPO, Submission, autograde_async, make_course, results, run_nbgrader, submit)
+from harness import REPO, Submission, make_course, run_nbgrader
 
 pytestmark = pytest.mark.pipeline
 
 CATALOGUES = catalogues()
 UNIT, NAME = cat01.UNIT, cat01.NOTEBOOK
-CELL_TIMEOUT = 60  # seconds; the slowest reference cell takes about 10 s here
-
-# Unit 01 also grades submissions that break in other ways than a wrong formula.
-BROKEN = [
-    Submission("infinite_loop", patches={"linear_forward": [("return x @ W.T + b", "while True:\n        pass")]}),
-    Submission("raises", patches={"sigmoid": [("e = np.exp(-np.abs(p))", "raise ValueError('not today')")]}),
-    Submission("deleted_test_cell", delete_cells=("test_relu", "test_tanh")),
-]
 
 
 def unit_mark(cat):
@@ -44,47 +36,6 @@ def per_unit(cats=CATALOGUES):
 def per_wrong_answer():
     return [pytest.param(c, x, marks=unit_mark(c), id=f"{c.UNIT}/{c.NOTEBOOK}/{x.name}")
             for c in CATALOGUES for x in c.WRONG]
-
-
-def all_submissions(cat) -> list[Submission]:
-    subs = [Submission("reference"), Submission("blank", blank=True), *(BROKEN if cat is cat01 else [])]
-    subs += [Submission(f"wrong_{x.name}", patches={x.cell: list(x.patches)}) for x in cat.WRONG]
-    return subs
-
-
-def grade_unit(cat, tmp_path_factory):
-    """Autograde every submission of one notebook; return (results, course directory holding 'reference').
-
-    Each submission holds only the catalogue's notebook, so a unit of several
-    notebooks is graded one notebook at a time.
-    """
-    subs = all_submissions(cat)
-    halves = [subs[0::2], subs[1::2]]
-    courses = [make_course(tmp_path_factory.mktemp(f"course_{cat.UNIT}_{cat.NOTEBOOK}_{i}"), cat.UNIT) for i in range(2)]
-    procs = []
-    for course, half in zip(courses, halves):
-        submit(course, cat.UNIT, cat.NOTEBOOK, half)
-        procs.append(autograde_async(course, cat.UNIT, CELL_TIMEOUT))
-    for proc in procs:
-        out, _ = proc.communicate(timeout=2400)
-        assert proc.returncode == 0, f"nbgrader autograde failed:\n{out[-5000:]}"
-    merged = {}
-    for course in courses:
-        merged.update(results(course, cat.UNIT, cat.NOTEBOOK))
-    return merged, courses[0]
-
-
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """graded(cat) -> (results, course): each notebook is autograded once, when a test first asks for it."""
-    cache = {}
-
-    def grade(cat):
-        key = (cat.UNIT, cat.NOTEBOOK)
-        if key not in cache:
-            cache[key] = grade_unit(cat, tmp_path_factory)
-        return cache[key]
-    return grade
 
 
 def test_every_assignment_notebook_has_a_catalogue():

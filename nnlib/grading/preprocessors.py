@@ -3,6 +3,7 @@
 Imported by nbgrader only; nothing else in nnlib imports nbgrader.
 
 Autograding:
+    RestoreCellRoles          nbgrader's OverwriteCells, which also puts back a test or answer cell's role
     GuardedExecute            runs the notebook like nbgrader's Execute, with the grader's defences
                               (scan.py before, sentinel.py inside the kernel, a dead kernel restarted)
     StderrIsNotFailure        stderr (warnings, progress bars) does not fail a test cell
@@ -21,7 +22,8 @@ from pathlib import Path
 
 from nbclient.exceptions import DeadKernelError
 from nbformat.notebooknode import NotebookNode
-from nbgrader.preprocessors import Execute, NbGraderPreprocessor, SaveAutoGrades
+from nbgrader.api import MissingEntry
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor, OverwriteCells, SaveAutoGrades
 from traitlets import Integer
 
 from . import scan
@@ -199,8 +201,9 @@ class GuardedExecute(Execute):
             return cell, resources
         after = self._check()
         if before:
-            note = ("The grader found and undid changes your code made to what the tests use, before this test ran "
-                    f"(the test ran on the originals): {'; '.join(before)}. {INSTRUCTOR}")
+            note = ("Before this test ran, the grader found what your code did to the tools the tests use, or "
+                    f"tried and was refused: {'; '.join(before)}. All was undone, and the test ran on the originals. "
+                    f"{INSTRUCTOR}")
             cell.outputs.append(NotebookNode(output_type="stream", name="stdout", text=note + "\n"))
             _flag(cell, note)
         if after:
@@ -214,6 +217,37 @@ class GuardedExecute(Execute):
             cell.outputs.append(_error("GradingIntegrityError", message))
             _flag(cell, message)
         return cell, resources
+
+
+class RestoreCellRoles(OverwriteCells):
+    """nbgrader's OverwriteCells, which also restores whether a cell is a test (with its points) or an answer.
+
+    OverwriteCells restores a read-only cell's source and lock, but not its role: a student
+    who unticks "autograder tests" on a test cell (JupyterLab's cell toolbar allows it) made
+    nbgrader fail on the whole submission ("Inconsistent checksums"), which then got no grade
+    at all. The gradebook knows each cell's role; it is put back first.
+    """
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        md = cell.get("metadata", {}).get("nbgrader", {})
+        gid = md.get("grade_id")
+        if gid is not None:
+            try:
+                graded = self.gradebook.find_graded_cell(gid, self.notebook_id, self.assignment_id)
+            except MissingEntry:
+                graded = None
+            try:
+                self.gradebook.find_solution_cell(gid, self.notebook_id, self.assignment_id)
+                solution = True
+            except MissingEntry:
+                solution = False
+            if graded is not None and not md.get("grade"):
+                self.report_change(gid, "grade", True, md.get("grade"))
+                md["grade"], md["points"] = True, float(graded.max_score)
+            if bool(md.get("solution")) != solution:
+                self.report_change(gid, "solution", solution, md.get("solution"))
+                md["solution"] = solution
+        return super().preprocess_cell(cell, resources, cell_index)
 
 
 class StderrIsNotFailure(NbGraderPreprocessor):

@@ -26,6 +26,7 @@ instructor; the sentinel catches at run time what a scan cannot see.
 from __future__ import annotations
 
 import ast
+import functools
 from dataclasses import dataclass
 
 ALLOWED_NNLIB = ("nnlib.data", "nnlib.plot", "nnlib.idx", "nnlib.grading", "nnlib.pytorch.data",
@@ -98,11 +99,13 @@ def used_names(source: str, aliases: dict[str, str]) -> set[str]:
         return set()
     aliases = {**aliases, **_imports(tree)}
     used = set(_imports(tree).values())
+    inner = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
     for node in ast.walk(tree):
-        if isinstance(node, (ast.Attribute, ast.Name)):
+        if isinstance(node, (ast.Attribute, ast.Name)) and id(node) not in inner:
             name = _dotted(node, aliases)
             if name:
                 used.add(name)
+    used.discard("nnlib")  # `import nnlib` alone allows nothing: what counts is what is used from it
     return used
 
 
@@ -136,26 +139,35 @@ def loaded_names(source: str) -> set[str]:
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
+@functools.lru_cache(maxsize=None)
+def _module_of(name: str) -> str:
+    """The module that defines an nnlib name: 'nnlib.ReLU' -> 'nnlib.layers' (nnlib re-exports its modules')."""
+    import importlib
+
+    parts = name.split(".")
+    try:
+        obj = importlib.import_module(parts[0])
+        for i, part in enumerate(parts[1:], start=1):
+            try:
+                obj = getattr(obj, part)
+            except AttributeError:
+                obj = importlib.import_module(".".join(parts[:i + 1]))
+    except ImportError:
+        return name
+    return obj.__name__ if isinstance(obj, type(importlib)) else getattr(obj, "__module__", None) or name
+
+
 def _implementation(name: str) -> bool:
     """True for nnlib names that implement what the exercises ask for (not data, plots or grading helpers)."""
-    if not (name == "nnlib" or name.startswith("nnlib.")):
+    if not name.startswith("nnlib."):
         return False
-    resolved = name
-    parts = name.split(".")
-    if len(parts) == 2:  # nnlib.X: find where X is defined (nnlib re-exports its modules' names)
-        try:
-            import importlib
-
-            obj = getattr(importlib.import_module("nnlib"), parts[1])
-            resolved = getattr(obj, "__name__", "") if isinstance(obj, type(importlib)) else \
-                f"{getattr(obj, '__module__', 'nnlib')}.{parts[1]}"
-        except (ImportError, AttributeError):
-            pass
-    return name != "nnlib" and not resolved.startswith(ALLOWED_NNLIB)
+    return not _module_of(name).startswith(ALLOWED_NNLIB)
 
 
 def _covered(name: str, allowed: set[str]) -> bool:
-    return any(name == a or name.startswith(a + ".") for a in allowed)
+    """An nnlib name is allowed when the reference uses a name from the same module (composing layers is fine)."""
+    module = _module_of(name)
+    return any(name == a or name.startswith(a + ".") or _module_of(a) == module for a in allowed)
 
 
 def scan_cell(source: str, aliases: dict[str, str], protected: set[str],

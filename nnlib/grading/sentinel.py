@@ -150,7 +150,8 @@ class Sentinel:
 
     def check(self) -> str:
         """Put back everything changed since the snapshot; JSON list of what was changed (and refused)."""
-        found, self.findings = self.findings, []
+        found = list(self.findings)  # the audit hook holds this list: empty it in place
+        self.findings.clear()
         for name, module in self.modules.items():
             if sys.modules.get(name) is not module:
                 found.append(f"sys.modules[{name!r}] was replaced")
