@@ -156,22 +156,16 @@ class Sentinel:
             if sys.modules.get(name) is not module:
                 found.append(f"sys.modules[{name!r}] was replaced")
                 sys.modules[name] = module
-            current = vars(module)
-            for key, value in self.module_attrs[name].items():
-                if current.get(key, _MISSING) is not value:
-                    found.append(f"{name}.{key} was replaced")
-                    setattr(module, key, value)
+            found += self._compare(module, self.module_attrs[name], name)
         for cls, attrs in self.class_attrs.items():
+            found += self._compare(cls, attrs, f"{cls.__module__}.{cls.__qualname__}")
             current = vars(cls)
-            for key, value in attrs.items():
-                if current.get(key, _MISSING) is not value:
-                    found.append(f"{cls.__module__}.{cls.__qualname__}.{key} was replaced")
-                    try:
-                        setattr(cls, key, value)
-                    except (TypeError, AttributeError):
-                        pass
             for key in set(current) - set(attrs):
-                if callable(current[key]) and any(key in vars(base) for base in cls.__mro__[1:]):
+                value = current[key]
+                if callable(value) and any(key in vars(base) for base in cls.__mro__[1:]):
+                    if self._library_object(value):  # e.g. torch wraps Optimizer.step per subclass
+                        attrs[key] = value
+                        continue
                     found.append(f"{cls.__module__}.{cls.__qualname__}.{key} was overridden")
                     try:
                         delattr(cls, key)
@@ -195,6 +189,29 @@ class Sentinel:
             if thread.ident not in self.threads and self._is_student_code(_thread_code(thread)):
                 found.append(f"a thread started by student code is running ({thread.name})")
         return json.dumps(found)
+
+    def _compare(self, owner, saved: dict, label: str) -> list[str]:
+        """Put back what student code replaced in a module's or class's namespace.
+
+        Libraries rewrap their own functions at run time (torch wraps ``Optimizer.step``
+        and more): a replacement whose code lies in an installed package is accepted
+        and becomes the new original. Anything else (a lambda from a cell, a builtin
+        such as ``print``, a partial) is put back and reported.
+        """
+        found, current = [], vars(owner)
+        for key, value in list(saved.items()):
+            now = current.get(key, _MISSING)
+            if now is value:
+                continue
+            if now is not _MISSING and self._library_object(now):
+                saved[key] = now
+                continue
+            found.append(f"{label}.{key} was {'deleted' if now is _MISSING else 'replaced'}")
+            try:
+                setattr(owner, key, value)
+            except (TypeError, AttributeError):
+                pass
+        return found
 
     def _check_ipython(self) -> list[str]:
         """Remove transformers, callbacks and methods that student code added to the shell; keep libraries'."""
@@ -228,11 +245,16 @@ class Sentinel:
 
     def _library_object(self, obj) -> bool:
         """True for functions (and bound methods, callable objects) whose code lies in an installed package."""
+        library = self.allowed[1:]
         for candidate in (obj, getattr(obj, "__func__", None), getattr(type(obj), "__call__", None)):
             code = getattr(candidate, "__code__", None)
             if code is not None:
-                return code.co_filename.startswith(self.allowed[1:])
-        return False
+                return code.co_filename.startswith(library)
+        if isinstance(obj, types.ModuleType):  # a lazily imported submodule replacing its stub
+            return (getattr(obj, "__file__", None) or "").startswith(library)
+        module = sys.modules.get(getattr(obj, "__module__", None) or "__main__")
+        # classes and compiled functions of an installed package (print's module, builtins, has no file)
+        return module is not None and (getattr(module, "__file__", None) or "").startswith(library)
 
     # -- the audit hook --------------------------------------------------------
     def student_cell(self, running: bool) -> None:
