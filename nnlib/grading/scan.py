@@ -63,6 +63,14 @@ class Finding:
         return f"line {self.line}: {self.message}"
 
 
+def _parse(source: str) -> ast.Module | None:
+    """The cell's syntax tree; None when it does not parse (it then fails when run, and its tests with it)."""
+    try:
+        return ast.parse(source)
+    except SyntaxError:
+        return None
+
+
 def _imports(tree: ast.AST) -> dict[str, str]:
     """Names bound by import statements -> the dotted name they stand for."""
     bound = {}
@@ -93,9 +101,8 @@ def _dotted(node: ast.AST, aliases: dict[str, str]) -> str | None:
 
 def used_names(source: str, aliases: dict[str, str]) -> set[str]:
     """Every dotted library name a cell uses (its own imports included)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
+    tree = _parse(source)
+    if tree is None:
         return set()
     aliases = {**aliases, **_imports(tree)}
     used = set(_imports(tree).values())
@@ -111,9 +118,8 @@ def used_names(source: str, aliases: dict[str, str]) -> set[str]:
 
 def bound_names(source: str) -> set[str]:
     """Names a cell binds at its top level (defs, classes, assignments, imports)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
+    tree = _parse(source)
+    if tree is None:
         return set()
     names = set(_imports(ast.Module(body=[n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))],
                                      type_ignores=[])))
@@ -132,9 +138,8 @@ def bound_names(source: str) -> set[str]:
 
 def loaded_names(source: str) -> set[str]:
     """Names a cell reads."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
+    tree = _parse(source)
+    if tree is None:
         return set()
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
@@ -180,10 +185,9 @@ def scan_cell(source: str, aliases: dict[str, str], protected: set[str],
         protected: names that read-only cells bound (grading helpers, test data).
         reference: the reference answer of this cell (None for a cell the student added).
     """
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return []  # it fails when run, and its tests with it
+    tree = _parse(source)
+    if tree is None:
+        return []
     findings: list[Finding] = []
     own = _imports(tree)
     scope = {**aliases, **own}
@@ -277,10 +281,8 @@ def protected_by(source: str, is_test: bool) -> set[str]:
     """
     if not is_test:
         return bound_names(source)
-    try:
-        return set(_imports(ast.parse(source)))
-    except SyntaxError:
-        return set()
+    tree = _parse(source)
+    return set(_imports(tree)) if tree is not None else set()
 
 
 def _check_call(node: ast.Call, scope: dict[str, str], tamper) -> None:
