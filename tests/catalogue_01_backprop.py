@@ -1,7 +1,7 @@
-"""Unit 01's catalogue of plausible wrong answers, each a patch on the reference answer (see catalogue.py)."""
+"""Unit 01's catalogue of plausible wrong answers and different but correct ones (see catalogue.py)."""
 from __future__ import annotations
 
-from catalogue import w
+from catalogue import Right, w
 
 UNIT, NOTEBOOK = "01_backprop", "backprop"
 
@@ -88,4 +88,139 @@ WRONG = [
       "            history.append(loss)", "test_train_two_layer", "one mean loss per epoch"),
     w("epochs_argument_ignored", "train_two_layer", "for _ in range(epochs):", "for _ in range(30):",
       "test_train_two_layer", "never changes"),
+]
+
+RIGHT = [
+    Right("linear_forward_with_einsum", "linear_forward", '''
+def linear_forward(x, W, b):
+    return np.einsum("ni,oi->no", x, W) + b[None, :]
+'''),
+    Right("linear_backward_outer_products", "linear_backward", '''
+def linear_backward(grad_out, x, W):
+    grad_x = np.einsum("no,oi->ni", grad_out, W)
+    grad_W = np.zeros(W.shape)
+    for g_n, x_n in zip(grad_out, x):          # one outer product per example
+        grad_W += np.outer(g_n, x_n)
+    grad_b = np.sum(grad_out, axis=0)
+    return grad_x, grad_W, grad_b
+'''),
+    Right("sigmoid_by_masks", "sigmoid", '''
+def sigmoid(p):
+    p = np.asarray(p, dtype=float)
+    out = np.empty_like(p)
+    pos = p >= 0
+    out[pos] = 1.0 / (1.0 + np.exp(-p[pos]))
+    e = np.exp(p[~pos])                        # p < 0 here, so exp(p) < 1
+    out[~pos] = e / (1.0 + e)
+    return out
+
+
+def sigmoid_backward(grad_out, q):
+    return grad_out * (q - q * q)
+'''),
+    Right("sigmoid_by_logaddexp", "sigmoid", '''
+def sigmoid(p):
+    # sigma(p) = exp(-log(1 + exp(-p))), and np.logaddexp(0, -p) computes log(1 + exp(-p)) without overflow
+    return np.exp(-np.logaddexp(0.0, -p))
+
+
+def sigmoid_backward(grad_out, q):
+    dq_dp = q * (1 - q)
+    return dq_dp * grad_out
+'''),
+    Right("relu_with_where", "relu", '''
+def relu(p):
+    return np.where(p > 0, p, 0.0)
+
+
+def relu_backward(grad_out, p):
+    return np.where(p > 0, grad_out, 0.0)
+'''),
+    Right("relu_by_copy_and_mask", "relu", '''
+def relu(p):
+    out = p.copy()
+    out[out < 0] = 0
+    return out
+
+
+def relu_backward(grad_out, p):
+    grad = grad_out.copy()
+    grad[p <= 0] = 0
+    return grad
+'''),
+    Right("tanh_factored", "tanh", '''
+def tanh_backward(grad_out, q):
+    return grad_out * (1 - q) * (1 + q)
+'''),
+    Right("softmax_ce_logsumexp_and_eye", "softmax_cross_entropy", '''
+def softmax_cross_entropy(z, y):
+    n, c = z.shape
+    m = np.max(z, axis=1, keepdims=True)
+    lse = m + np.log(np.sum(np.exp(z - m), axis=1, keepdims=True))     # (N, 1) log-sum-exp
+    loss = np.mean(lse[:, 0] - z[np.arange(n), y])
+    probs = np.exp(z - lse)
+    return float(loss), (probs - np.eye(c)[y]) / n
+'''),
+    Right("softmax_ce_row_by_row", "softmax_cross_entropy", '''
+def softmax_cross_entropy(z, y):
+    n = len(z)
+    loss = 0.0
+    grad = np.zeros(z.shape)
+    for i in range(n):
+        row = z[i] - np.max(z[i])
+        log_sum = np.log(np.sum(np.exp(row)))
+        loss -= row[y[i]] - log_sum
+        grad[i] = np.exp(row - log_sum)
+        grad[i, y[i]] -= 1
+    return float(loss / n), grad / n
+'''),
+    Right("numerical_gradient_without_mutating_x", "numerical_gradient", '''
+def numerical_gradient(f, x, h=1e-5):
+    grad = np.empty(x.size)
+    for k in range(x.size):
+        step = np.zeros(x.size)
+        step[k] = h
+        step = step.reshape(x.shape)
+        grad[k] = (f(x + step) - f(x - step)) / (2 * h)
+    return grad.reshape(x.shape)
+'''),
+    Right("two_layer_loss_written_out", "two_layer_loss", '''
+def two_layer_loss(params, x, y):
+    W1, b1, W2, b2 = params["W1"], params["b1"], params["W2"], params["b2"]
+    h_pre = x @ W1.T + b1
+    h = np.maximum(h_pre, 0)
+    z = h @ W2.T + b2
+    loss, dz = softmax_cross_entropy(z, y)
+    grads = {"W2": dz.T @ h, "b2": dz.sum(axis=0)}
+    dh_pre = (dz @ W2) * (h_pre > 0)
+    grads["W1"] = dh_pre.T @ x
+    grads["b1"] = dh_pre.sum(axis=0)
+    return loss, grads
+'''),
+    Right("train_with_own_shuffling", "train_two_layer", '''
+def train_two_layer(x, y, hidden=64, lr=0.5, epochs=30, batch_size=32, seed=0):
+    rng = np.random.default_rng(seed)
+    n, d = x.shape
+    c = int(y.max()) + 1
+    params = {"W1": rng.normal(0.0, 1 / np.sqrt(d), (hidden, d)), "b1": np.zeros(hidden),
+              "W2": rng.normal(0.0, 1 / np.sqrt(hidden), (c, hidden)), "b2": np.zeros(c)}
+    history = []
+    for epoch in range(epochs):
+        order = rng.permutation(n)
+        losses, sizes = [], []
+        for start in range(0, n, batch_size):
+            idx = order[start:start + batch_size]
+            loss, grads = two_layer_loss(params, x[idx], y[idx])
+            for name, g in grads.items():
+                params[name] = params[name] - lr * g
+            losses.append(loss)
+            sizes.append(len(idx))
+        history.append(float(np.average(losses, weights=sizes)))
+    return params, history
+
+
+def predict(params, x):
+    hidden = np.maximum(x @ params["W1"].T + params["b1"], 0.0)
+    return (hidden @ params["W2"].T + params["b2"]).argmax(axis=1)
+'''),
 ]

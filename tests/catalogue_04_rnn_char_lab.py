@@ -95,13 +95,21 @@ def decode(ids, vocab):
 '''),
     Right("pairs_by_a_loop_of_slices", "training_pairs", '''
 def make_pairs(ids, seq_len):
-    xs, ys = [], []
-    start = 0
-    while start + seq_len < len(ids):
-        xs.append(ids[start:start + seq_len])
-        ys.append(ids[start + 1:start + seq_len + 1])
-        start += seq_len
-    return torch.stack(xs), torch.stack(ys)
+    n = (len(ids) - 1) // seq_len
+    x = ids.new_zeros((n, seq_len))
+    y = ids.new_zeros((n, seq_len))
+    for i in range(n):
+        start = i * seq_len
+        x[i] = ids[start:start + seq_len]
+        y[i] = ids[start + 1:start + seq_len + 1]
+    return x, y
+'''),
+    Right("pairs_by_unfold_with_step_T", "training_pairs", '''
+def make_pairs(ids, seq_len):
+    # windows of size T every T characters; the targets are the same windows one character later
+    x = ids[:-1].unfold(0, seq_len, seq_len)
+    y = ids[1:].unfold(0, seq_len, seq_len)
+    return x, y
 '''),
     Right("stable_softmax_and_inverse_cdf", "sample_next", '''
 def softmax_with_temperature(logits, temperature):

@@ -103,3 +103,10 @@ def test_nnlib_use_is_allowed_where_the_reference_uses_it():
 
 def test_a_syntax_error_is_left_to_the_run():
     assert scan.scan_cell("def f(:\n", ALIASES, PROTECTED, REFERENCE) == []
+
+
+def test_torch_is_flagged_only_where_the_answer_is_numpy():
+    tensor_reference = "def pairs(ids, T):\n    return ids[:-1].unfold(0, T, T), ids[1:].unfold(0, T, T)\n"
+    tensor_answer = "def pairs(ids, T):\n    return torch.stack([ids[:T]]), torch.stack([ids[1:T + 1]])\n"
+    assert scan.scan_cell(tensor_answer, ALIASES, set(), tensor_reference) == []
+    assert [f.kind for f in scan.scan_cell(tensor_answer, ALIASES, set(), REFERENCE)] == ["reference"]

@@ -36,12 +36,15 @@ def _unit_and_name(notebook: Path) -> tuple[str, str]:
 
 
 def _error_text(cell: dict) -> str:
+    """The failure messages of a graded test cell (the grader's integrity notes included), one per line."""
+    messages = []
     for out in cell.get("outputs", []):
         if out.get("output_type") == "error":
             if out.get("ename") == "NotImplementedError":
-                return "not answered yet: the answer cell still raises NotImplementedError"
-            return ANSI.sub("", f"{out.get('ename')}: {out.get('evalue')}").strip()
-    return ""
+                messages.append("not answered yet: the answer cell still raises NotImplementedError")
+            else:
+                messages.append(ANSI.sub("", f"{out.get('ename')}: {out.get('evalue')}").strip())
+    return "\n      ".join(messages)
 
 
 def validate(notebook: Path) -> int:

@@ -199,6 +199,12 @@ class GuardedExecute(Execute):
             self._sentinel(f"after_read_only_cell({self._protect_after.get(index, [])!r})")
         if kind != "test":
             return cell, resources
+        for output in cell.outputs:
+            # nbgrader reads a test cell's first execute_result as a partial score, before any error
+            # after it: a value a test happens to end on must neither score nor hide a failure
+            if output.get("output_type") == "execute_result":
+                output["output_type"] = "display_data"
+                output.pop("execution_count", None)
         after = self._check()
         if before:
             note = ("Before this test ran, the grader found what your code did to the tools the tests use, or "

@@ -5,7 +5,7 @@ student wrote (answer cells and cells they added):
 
 - **reference**: the answer uses the course library's own implementation
   (``nnlib.Linear`` for ``linear_forward``, ``nnlib.Adam`` for ``adam_step``) or
-  torch, the tests' oracle, where the reference answer of that cell uses neither.
+  torch, the tests' oracle, where the reference answer of that cell is numpy.
   The rule is the reference answer itself: an answer may use what its reference
   uses from nnlib (``nnlib.fit`` in a training cell) and torch only where the
   reference uses torch. nnlib's data, plot and grading helpers are always allowed.
@@ -198,6 +198,8 @@ def scan_cell(source: str, aliases: dict[str, str], protected: set[str],
     # reference implementations and the oracle
     ref_used = used_names(reference, aliases) if reference is not None else set()
     ref_torch = any(n == "torch" or n.startswith("torch.") for n in ref_used)
+    # torch is the oracle only where the answer is numpy: a cell that works on tensors may use it freely
+    numpy_answer = not ref_torch and any(n == "numpy" or n.startswith("numpy.") for n in ref_used)
     inner = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
     for node in ast.walk(tree):
         if isinstance(node, (ast.Attribute, ast.Name)) and id(node) not in inner:
@@ -207,7 +209,7 @@ def scan_cell(source: str, aliases: dict[str, str], protected: set[str],
             if _implementation(name) and not _covered(name, ref_used):
                 findings.append(Finding("reference", node.lineno, f"uses {name}, the course library's own "
                                         "implementation: the exercise is to write it yourself"))
-            elif (name == "torch" or name.startswith("torch.")) and not ref_torch:
+            elif (name == "torch" or name.startswith("torch.")) and numpy_answer:
                 findings.append(Finding("reference", node.lineno, f"uses {name}: this answer is to be written in "
                                         "numpy (torch is what the tests compare it with)"))
     for node in ast.walk(tree):
