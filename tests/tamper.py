@@ -191,7 +191,16 @@ SPECIFIC = {
                    "    return seen['gx'], seen['gW'], seen['gb']\n")}),
                cell="linear_backward", fails="test_linear_backward"),
     ],
+    "03_cnn/cnn": [
+        Tamper("reference_implementation", "answers im2col with nnlib's own nnlib.im2col", "scan",
+               lambda cat, s: Submission(s, answers={"im2col": (
+                   "def im2col(x, kernel_size, stride=1, padding=0):\n"
+                   "    return nnlib.im2col(x, kernel_size, stride=stride, padding=padding)\n")}),
+               cell="im2col", fails="test_im2col"),
+    ],
 }
+
+
 def tampers(cat) -> list[Tamper]:
     return TAMPERS + SPECIFIC.get(f"{cat.UNIT}/{cat.NOTEBOOK}", [])
 
