@@ -102,9 +102,20 @@ def submit(course: Path, unit: str, name: str, submissions: list[Submission]) ->
 
 
 def autograde_async(course: Path, unit: str, cell_timeout: int) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "nbgrader", "autograde", unit, f"--Execute.timeout={cell_timeout}"],
-        cwd=course, env=cli.nbgrader_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    """Start ``nbgrader autograde`` in ``course``; its output goes to ``course/autograde.log``.
+
+    A file, not a pipe: with two graders at once, the one whose pipe was not being read
+    stalled once its output passed the pipe's 64 KiB, mid-notebook, until its kernel
+    calls timed out.
+    """
+    with open(course / "autograde.log", "w") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "nbgrader", "autograde", unit, f"--Execute.timeout={cell_timeout}"],
+            cwd=course, env=cli.nbgrader_env(), stdout=log, stderr=subprocess.STDOUT)
+
+
+def autograde_log(course: Path) -> str:
+    return (course / "autograde.log").read_text(errors="replace")
 
 
 @dataclass
