@@ -20,13 +20,14 @@ tested on its own.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Callable
 
 import nbformat
 
-from harness import Submission, grade_id
+from harness import REPO, Submission, grade_id
 
 ANYTHING_GOES = "lambda *args, **kwargs: True"
 SILENT = "lambda *args, **kwargs: None"
@@ -44,6 +45,7 @@ class Tamper:
     fails: str | None = None  # the test that must lose its points (None: the target's)
 
 
+@functools.lru_cache(maxsize=None)
 def target(cat):
     """The catalogued wrong answer the attacks try to pass off as right."""
     answers = [grade_id(c) for c in nbformat.read(_source(cat), as_version=4).cells
@@ -53,7 +55,6 @@ def target(cat):
 
 
 def _source(cat):
-    from harness import REPO
     return REPO / "solutions" / cat.UNIT / f"{cat.NOTEBOOK}.ipynb"
 
 
@@ -172,31 +173,32 @@ TAMPERS = [
            lambda cat, s: _wrong(cat, s, added=HUGE_OUTPUT), flagged=False),
 ]
 
+def _cheat(name: str, what: str, handled_by: str, cell: str, fails: str, source: str) -> Tamper:
+    """A notebook-specific cheat: answer ``cell`` replaced by ``source``, which must lose ``fails``."""
+    return Tamper(name, what, handled_by, lambda cat, s: Submission(s, answers={cell: source}), cell=cell, fails=fails)
+
+
 # Cheats that need to know a notebook: right results obtained without writing the answer.
 SPECIFIC = {
     "01_backprop/backprop": [
-        Tamper("reference_implementation", "answers sigmoid with nnlib's own nnlib.sigmoid", "scan",
-               lambda cat, s: Submission(s, answers={"sigmoid": (
-                   "import nnlib\n\ndef sigmoid(p):\n    return nnlib.sigmoid(p)\n\n\n"
-                   "def sigmoid_backward(grad_out, q):\n    return grad_out * q * (1.0 - q)\n")}),
-               cell="sigmoid", fails="test_sigmoid"),
-        Tamper("oracle_used", "answers relu with torch, the tests' oracle, in a numpy exercise", "scan",
-               lambda cat, s: Submission(s, answers={"relu": (
-                   "def relu(p):\n    return torch.relu(torch.from_numpy(p)).numpy()\n\n\n"
-                   "def relu_backward(grad_out, p):\n    return grad_out * (p > 0)\n")}),
-               cell="relu", fails="test_relu"),
-        Tamper("frame_peek", "reads torch's answer out of the test's own frame (sys._getframe(1).f_locals)",
-               "sentinel", lambda cat, s: Submission(s, answers={"linear_backward": FRAME_PEEK + (
-                   "\n\ndef linear_backward(grad_out, x, W):\n    seen = _frames._getframe(1).f_locals\n"
-                   "    return seen['gx'], seen['gW'], seen['gb']\n")}),
-               cell="linear_backward", fails="test_linear_backward"),
+        _cheat("reference_implementation", "answers sigmoid with nnlib's own nnlib.sigmoid", "scan",
+               "sigmoid", "test_sigmoid",
+               "import nnlib\n\ndef sigmoid(p):\n    return nnlib.sigmoid(p)\n\n\n"
+               "def sigmoid_backward(grad_out, q):\n    return grad_out * q * (1.0 - q)\n"),
+        _cheat("oracle_used", "answers relu with torch, the tests' oracle, in a numpy exercise", "scan",
+               "relu", "test_relu",
+               "def relu(p):\n    return torch.relu(torch.from_numpy(p)).numpy()\n\n\n"
+               "def relu_backward(grad_out, p):\n    return grad_out * (p > 0)\n"),
+        _cheat("frame_peek", "reads torch's answer out of the test's own frame (sys._getframe(1).f_locals)",
+               "sentinel", "linear_backward", "test_linear_backward",
+               FRAME_PEEK + "\n\ndef linear_backward(grad_out, x, W):\n    seen = _frames._getframe(1).f_locals\n"
+               "    return seen['gx'], seen['gW'], seen['gb']\n"),
     ],
     "03_cnn/cnn": [
-        Tamper("reference_implementation", "answers im2col with nnlib's own nnlib.im2col", "scan",
-               lambda cat, s: Submission(s, answers={"im2col": (
-                   "def im2col(x, kernel_size, stride=1, padding=0):\n"
-                   "    return nnlib.im2col(x, kernel_size, stride=stride, padding=padding)\n")}),
-               cell="im2col", fails="test_im2col"),
+        _cheat("reference_implementation", "answers im2col with nnlib's own nnlib.im2col", "scan",
+               "im2col", "test_im2col",
+               "def im2col(x, kernel_size, stride=1, padding=0):\n"
+               "    return nnlib.im2col(x, kernel_size, stride=stride, padding=padding)\n"),
     ],
 }
 

@@ -6,8 +6,6 @@ work), and names what each kind of tampering does, at the right line.
 """
 from __future__ import annotations
 
-import ast
-
 import nbformat
 import pytest
 
@@ -20,7 +18,7 @@ pytestmark = pytest.mark.grader
 
 SETUP = ("import numpy as np\nimport torch\nfrom nnlib.data import digits\n"
          "from nnlib.grading import expect, expect_close, torch_vjp\n")
-ALIASES = scan._imports(ast.parse(SETUP))
+ALIASES = scan.imported_names(SETUP)
 PROTECTED = scan.protected_by(SETUP, is_test=False)
 REFERENCE = "def relu(p):\n    return np.maximum(p, 0.0)\n"
 
@@ -36,7 +34,7 @@ def context(cat, cell_id):
         kind = cell_kind(cell)
         if kind in ("given", "test"):
             protected |= scan.protected_by(cell.source, kind == "test")
-        aliases.update(scan._imports(ast.parse(cell.source)))
+        aliases.update(scan.imported_names(cell.source))
     raise KeyError(cell_id)
 
 

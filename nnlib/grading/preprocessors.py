@@ -108,7 +108,8 @@ class GuardedExecute(Execute):
         protected: set[str] = set()
         self._protect_after: dict[int, list[str]] = {}
         self._zero: dict[int, list[str]] = {}
-        definitions: dict[int, set[str]] = {}
+        reads = {i: scan.loaded_names(c.source) for i, c in enumerate(nb.cells)
+                 if c.cell_type == "code" and cell_kind(c) == "test"}  # test cell -> the names it reads
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
                 continue
@@ -116,25 +117,22 @@ class GuardedExecute(Execute):
             if kind in ("answer", "added"):
                 reference = references.get(_nbgrader(cell).get("grade_id")) if kind == "answer" else None
                 findings = scan.scan_cell(cell.source, aliases, protected, reference)
-                definitions[index] = scan.bound_names(cell.source)
+                later = [i for i in reads if i > index]
+                defined = scan.bound_names(cell.source) if findings else set()
                 for finding in findings:
-                    tests = self._tests_after(nb, index) if finding.kind == "tamper" else \
-                        self._tests_using(nb, index, definitions[index])
+                    tests = later if finding.kind == "tamper" else [i for i in later if reads[i] & defined]
                     for test in tests:
                         self._zero.setdefault(test, []).append(f"{self._label(cell)}, {finding}")
             else:
                 names = scan.protected_by(cell.source, kind == "test")
                 protected |= names
                 self._protect_after[index] = sorted(names)
-            try:
-                aliases.update(scan._imports(ast.parse(cell.source)))
-            except SyntaxError:
-                pass
+            aliases.update(scan.imported_names(cell.source))
 
     def _reference_answers(self, resources) -> dict[str, str]:
         """grade_id -> reference answer, from the course's source notebook (empty when not found)."""
         info = resources.get("nbgrader", {})
-        root = Path(self.config.get("CourseDirectory", {}).get("root") or os.getcwd())
+        root = Path(self._course_root())
         source = self.config.get("CourseDirectory", {}).get("source_directory") or "source"
         path = root / source / str(info.get("assignment", "")) / f"{info.get('notebook', '')}.ipynb"
         if not path.is_file():
@@ -154,9 +152,8 @@ class GuardedExecute(Execute):
         return [i for i in range(index + 1, len(nb.cells)) if cell_kind(nb.cells[i]) == "test"
                 and nb.cells[i].cell_type == "code"]
 
-    @staticmethod
-    def _tests_using(nb, index: int, names: set[str]) -> list[int]:
-        return [i for i in GuardedExecute._tests_after(nb, index) if scan.loaded_names(nb.cells[i].source) & names]
+    def _course_root(self) -> str:
+        return self.config.get("CourseDirectory", {}).get("root") or os.getcwd()
 
     # -- while running: the sentinel -----------------------------------------
     def _kernel_call(self, expression: str):
@@ -187,10 +184,9 @@ class GuardedExecute(Execute):
 
     def preprocess_cell(self, cell, resources, index):
         self._current = index
-        if index == 0 or not getattr(self, "_installed", None) is self.kc:
-            root = self.config.get("CourseDirectory", {}).get("root") or os.getcwd()
+        if getattr(self, "_installed", None) is not self.kc:  # a new kernel: each notebook, each restart
             done = self._kernel_call(f"__import__('nnlib.grading.sentinel', fromlist=['install'])"
-                                     f".install({str(root)!r}, {str(self._workdir)!r})")
+                                     f".install({str(self._course_root())!r}, {str(self._workdir)!r})")
             if isinstance(done, Exception):
                 raise RuntimeError(f"the grader could not install its sentinel in the kernel: {done}")
             self._installed = self.kc
@@ -243,7 +239,7 @@ class RestoreCellRoles(OverwriteCells):
     """
 
     def preprocess_cell(self, cell, resources, cell_index):
-        md = cell.get("metadata", {}).get("nbgrader", {})
+        md = _nbgrader(cell)
         gid = md.get("grade_id")
         if gid is not None:
             try:

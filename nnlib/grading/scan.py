@@ -88,6 +88,12 @@ def _imports(tree: ast.AST) -> dict[str, str]:
     return bound
 
 
+def imported_names(source: str) -> dict[str, str]:
+    """What a cell's import statements bind: name -> dotted module or object (empty when it does not parse)."""
+    tree = _parse(source)
+    return _imports(tree) if tree is not None else {}
+
+
 def _dotted(node: ast.AST, aliases: dict[str, str]) -> str | None:
     """``np.testing.assert_allclose`` -> 'numpy.testing.assert_allclose' when ``np`` is an import alias."""
     parts = []
@@ -281,10 +287,7 @@ def protected_by(source: str, is_test: bool) -> set[str]:
     A given (read-only) cell: everything it binds (helpers, test data). A test cell: only its
     imports (later tests may rely on ``torch`` imported there; its own variables are its own).
     """
-    if not is_test:
-        return bound_names(source)
-    tree = _parse(source)
-    return set(_imports(tree)) if tree is not None else set()
+    return bound_names(source) if not is_test else set(imported_names(source))
 
 
 def _check_call(node: ast.Call, scope: dict[str, str], tamper) -> None:

@@ -88,7 +88,8 @@ class Sentinel:
 
     def __init__(self, course_root: str, workdir: str):
         self.course_root = os.path.realpath(course_root) + os.sep
-        self.allowed = (os.path.realpath(workdir) + os.sep, *_library_dirs())
+        self.library = _library_dirs()  # installed packages, the standard library and nnlib
+        self.allowed = (os.path.realpath(workdir) + os.sep, *self.library)  # files a submission may open
         self.findings: list[str] = []
         self.student_files: set[str] = set()
         self.in_student_cell = False
@@ -245,7 +246,7 @@ class Sentinel:
 
     def _library_object(self, obj) -> bool:
         """True for functions (and bound methods, callable objects) whose code lies in an installed package."""
-        library = self.allowed[1:]
+        library = self.library
         for candidate in (obj, getattr(obj, "__func__", None), getattr(type(obj), "__call__", None)):
             code = getattr(candidate, "__code__", None)
             if code is not None:
@@ -277,14 +278,14 @@ class Sentinel:
     def _install_hook(self) -> None:
         busy = [False]
         findings, watched = self.findings, FROM_STUDENT
-        getframe, library = sys._getframe, self.allowed[1:]
+        getframe, library = sys._getframe, self.library
 
         def refuse(what: str):
             findings.append(f"refused: {what}")
             raise IntegrityError(f"{what} is not allowed while the notebook is graded")
 
-        def from_student(depth: int = 2) -> bool:
-            frame = getframe(depth)  # the caller of the audited operation
+        def from_student() -> bool:
+            frame = getframe(2)  # the caller of the audited operation (0: this function, 1: the hook)
             for _ in range(2):
                 if frame is None:
                     return False
